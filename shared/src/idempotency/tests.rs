@@ -1,0 +1,204 @@
+use super::*;
+use serde_json::json;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+fn event(id: &str, payload: &str) -> serde_json::Value {
+    json!({"detail": {"metadata": {"eventId": id}, "data": {"x": payload}}})
+}
+
+struct Harness {
+    idem: Idempotency<InMemoryStore>,
+    now_ms: Arc<AtomicI64>,
+    runs: AtomicUsize,
+}
+
+fn harness(cache: usize) -> Harness {
+    let now_ms = Arc::new(AtomicI64::new(1_800_000_000_000));
+    let clock_now = now_ms.clone();
+    let clock: Clock = Arc::new(move || {
+        UNIX_EPOCH + Duration::from_millis(clock_now.load(Ordering::SeqCst) as u64)
+    });
+    let config = Config::for_eventbridge("fn")
+        .with_clock(clock)
+        .with_cache(cache)
+        .with_expiry(Duration::from_secs(60));
+    Harness {
+        idem: Idempotency::new(InMemoryStore::default(), config),
+        now_ms,
+        runs: AtomicUsize::new(0),
+    }
+}
+
+impl Harness {
+    async fn call(
+        &self,
+        ev: &serde_json::Value,
+        out: u32,
+    ) -> Result<u32, IdempotencyError<String>> {
+        self.idem
+            .run(ev, None, || async {
+                self.runs.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, String>(out)
+            })
+            .await
+    }
+    fn runs(&self) -> usize {
+        self.runs.load(Ordering::SeqCst)
+    }
+    fn advance(&self, ms: i64) {
+        self.now_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn completed_duplicate_replays_the_stored_result() {
+    let h = harness(0);
+    let ev = event("e1", "a");
+    assert_eq!(h.call(&ev, 7).await.unwrap(), 7);
+    assert_eq!(
+        h.call(&ev, 8).await.unwrap(),
+        7,
+        "the first result, not a new one"
+    );
+    assert_eq!(h.runs(), 1);
+    let rec = h.idem.store().record("fn#e1").unwrap();
+    assert_eq!(rec.status, Status::Completed);
+    assert_eq!(rec.data.as_deref(), Some("7"));
+}
+
+#[tokio::test]
+async fn handler_error_releases_the_key() {
+    let h = harness(0);
+    let ev = event("e1", "a");
+    let err = h
+        .idem
+        .run(&ev, None, || async { Err::<u32, _>("boom".to_owned()) })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdempotencyError::Handler(ref m) if m == "boom"));
+    assert!(h.idem.store().record("fn#e1").is_none());
+    assert_eq!(h.call(&ev, 3).await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn in_progress_blocks_until_its_deadline() {
+    let h = harness(0);
+    let ev = event("e1", "a");
+    let now = h.now_ms.load(Ordering::SeqCst);
+    h.idem.store().insert(Record {
+        key: "fn#e1".into(),
+        status: Status::InProgress,
+        expiry: now / 1000 + 60,
+        in_progress_expiry: Some(now + 5_000),
+        data: None,
+        payload_hash: Some(hash(&ev["detail"])),
+    });
+    let err = h.call(&ev, 1).await.unwrap_err();
+    assert!(matches!(err, IdempotencyError::AlreadyInProgress { .. }));
+    assert!(err.is_retryable(|_| false));
+    h.advance(5_001);
+    assert_eq!(h.call(&ev, 1).await.unwrap(), 1);
+    assert_eq!(h.runs(), 1);
+}
+
+#[tokio::test]
+async fn expired_record_runs_again() {
+    let h = harness(0);
+    let ev = event("e1", "a");
+    h.call(&ev, 1).await.unwrap();
+    h.advance(61_000);
+    assert_eq!(h.call(&ev, 2).await.unwrap(), 2);
+    assert_eq!(h.runs(), 2);
+}
+
+#[tokio::test]
+async fn payload_mismatch_is_a_permanent_error() {
+    let h = harness(0);
+    h.call(&event("e1", "a"), 1).await.unwrap();
+    let err = h.call(&event("e1", "b"), 1).await.unwrap_err();
+    assert!(matches!(err, IdempotencyError::PayloadMismatch { ref key } if key == "fn#e1"));
+    assert!(!err.is_retryable(|_| true));
+}
+
+#[tokio::test]
+async fn missing_key_names_the_pointer() {
+    let h = harness(0);
+    for ev in [
+        json!({"detail": {}}),
+        json!({"detail": {"metadata": {"eventId": null}}}),
+        json!({"detail": {"metadata": {"eventId": ""}}}),
+    ] {
+        let err = h.call(&ev, 1).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "idempotency key `/detail/metadata/eventId` is missing or null in the event"
+        );
+    }
+    assert_eq!(h.runs(), 0);
+}
+
+#[tokio::test]
+async fn non_string_keys_are_hashed_and_prefixed() {
+    let h = harness(0);
+    let key = h
+        .idem
+        .key_of::<()>(&json!({"detail": {"metadata": {"eventId": {"a": 1}}}}))
+        .unwrap();
+    assert!(key.starts_with("fn#") && key.len() == 3 + 64, "{key}");
+}
+
+#[tokio::test]
+async fn cache_answers_without_the_store_and_still_validates() {
+    let h = harness(16);
+    let ev = event("e1", "a");
+    h.call(&ev, 5).await.unwrap();
+    // Remove the record behind the cache's back: only the cache can answer now.
+    h.idem.store().release("fn#e1").await.unwrap();
+    assert_eq!(h.call(&ev, 6).await.unwrap(), 5);
+    assert!(matches!(
+        h.call(&event("e1", "b"), 6).await,
+        Err(IdempotencyError::PayloadMismatch { .. })
+    ));
+    h.advance(61_000);
+    assert_eq!(
+        h.call(&ev, 6).await.unwrap(),
+        6,
+        "expired cache entries are not used"
+    );
+}
+
+#[tokio::test]
+async fn transactional_writes_once() {
+    let h = harness(0);
+    let ev = event("e1", "a");
+    for i in 0..3 {
+        let out: u32 = h
+            .idem
+            .run_transactional(&ev, || async move {
+                Ok::<_, String>((
+                    i,
+                    vec![InMemoryWrite {
+                        key: "item".into(),
+                        value: json!(i),
+                    }],
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(out, 0, "duplicates replay the first result");
+    }
+    assert_eq!(h.idem.store().item("item"), Some(json!(0)));
+}
+
+#[tokio::test]
+async fn transactional_handler_error_writes_nothing() {
+    let h = harness(0);
+    let ev = event("e1", "a");
+    let err = h
+        .idem
+        .run_transactional::<u32, _, _, _>(&ev, || async { Err("no".to_owned()) })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdempotencyError::Handler(_)));
+    assert!(h.idem.store().record("fn#e1").is_none());
+}
