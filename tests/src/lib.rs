@@ -1,1 +1,104 @@
+//! Helpers shared by the integration tests: clients for the local servers the test
+//! command starts, and the template's tables created there (never written twice).
 
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType,
+};
+use eventmart_shared::aws::RequestCounter;
+use serde_yaml::Value;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The endpoint of the moto server the test command started.
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect(
+        "AWS_ENDPOINT_URL is not set: run the integration tests with `make test`, which starts a local moto server",
+    )
+}
+
+/// A DynamoDB client for the local server, counting its requests.
+pub async fn dynamodb() -> (Client, RequestCounter) {
+    let _ = endpoint();
+    let counter = RequestCounter::default();
+    let config = eventmart_shared::aws::sdk_config().await;
+    let client = Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    (client, counter)
+}
+
+/// The template's DynamoDB tables, by logical id.
+pub fn template_tables() -> Vec<(String, Value)> {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
+    let doc: Value = serde_yaml::from_str(&text).expect("template.yaml is YAML");
+    let resources = doc["Resources"].as_mapping().expect("Resources");
+    resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::DynamoDB::Table"))
+        .map(|(id, r)| {
+            (
+                id.as_str().unwrap_or_default().to_owned(),
+                r["Properties"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Creates every table of template.yaml, named `<LogicalId>-<suffix>` so that tests
+/// running side by side never share a table. Returns logical id → table name.
+pub async fn create_tables(client: &Client) -> HashMap<String, String> {
+    let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let mut names = HashMap::new();
+    for (id, props) in template_tables() {
+        let name = format!("{id}-{suffix}");
+        let mut req = client
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest);
+        for a in props["AttributeDefinitions"]
+            .as_sequence()
+            .expect("AttributeDefinitions")
+        {
+            req = req.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(a["AttributeName"].as_str().unwrap())
+                    .attribute_type(ScalarAttributeType::from(
+                        a["AttributeType"].as_str().unwrap(),
+                    ))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        for k in props["KeySchema"].as_sequence().expect("KeySchema") {
+            req = req.key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(k["AttributeName"].as_str().unwrap())
+                    .key_type(KeyType::from(k["KeyType"].as_str().unwrap()))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        if let Some(view) = props["StreamSpecification"]["StreamViewType"].as_str() {
+            req = req.stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(view))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+        names.insert(id, name);
+    }
+    names
+}

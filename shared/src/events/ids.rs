@@ -66,7 +66,11 @@ macro_rules! uuid_newtype {
         impl FromStr for $ty {
             type Err = InvalidValue;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let id = Uuid::try_parse(s).map_err(|_| invalid("must be a UUID"))?;
+                // Only the hyphenated form: one spelling per id, so that keys compare equal.
+                let id = Uuid::try_parse(s)
+                    .ok()
+                    .filter(|_| s.len() == 36)
+                    .ok_or_else(|| invalid("must be a UUID like 0193b3a4-1111-7aaa-8bbb-000000000001"))?;
                 match $version {
                     Some(v) if id.get_version_num() != v => {
                         Err(invalid(format!("must be a version {v} UUID")))
@@ -82,7 +86,32 @@ macro_rules! uuid_newtype {
             }
         }
 
-        string_newtype!($ty, {"type": "string", "format": "uuid"});
+        impl TryFrom<String> for $ty {
+            type Error = InvalidValue;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+        impl From<$ty> for String {
+            fn from(v: $ty) -> String {
+                v.to_string()
+            }
+        }
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                let version = match $version {
+                    Some(v) => v.to_string(),
+                    None => "0-9a-fA-F".to_owned(),
+                };
+                let pattern = format!(
+                    "^[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[{version}][0-9a-fA-F]{{3}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}}$"
+                );
+                json_schema!({"type": "string", "format": "uuid", "pattern": pattern})
+            }
+        }
     };
 }
 

@@ -341,3 +341,39 @@ pub mod rfc3339 {
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
+
+/// The JSON Schema (draft 2020-12) of an event type's `detail`, as published in
+/// `events/schemas/<detail-type>.json`.
+pub fn detail_schema(ty: EventType) -> serde_json::Value {
+    fn of<T: EventData>() -> serde_json::Value {
+        let mut schema = schemars::schema_for!(Envelope<T>).to_value();
+        if let Some(obj) = schema.as_object_mut() {
+            let ty = T::TYPE;
+            obj.insert(
+                "$id".into(),
+                format!("urn:eventmart:schema:{}:v{EVENT_VERSION}", ty.detail_type()).into(),
+            );
+            obj.insert("title".into(), ty.detail_type().into());
+            obj.insert(
+                "description".into(),
+                format!(
+                    "`detail` of an EventBridge event with source `{}` and detail-type `{}`.",
+                    ty.source().as_str(),
+                    ty.detail_type()
+                )
+                .into(),
+            );
+        }
+        schema
+    }
+    match ty {
+        EventType::OrderPlaced => of::<OrderPlaced>(),
+        EventType::OrderCanceled => of::<OrderCanceled>(),
+        EventType::MembershipSignedUp => of::<MembershipSignedUp>(),
+        EventType::MembershipCanceled => of::<MembershipCanceled>(),
+        EventType::FulfillmentStarted => of::<FulfillmentStarted>(),
+        EventType::FulfillmentCanceled => of::<FulfillmentCanceled>(),
+        EventType::FulfillmentCancelRejected => of::<FulfillmentCancelRejected>(),
+        EventType::OrderShipped => of::<OrderShipped>(),
+    }
+}

@@ -376,10 +376,8 @@ impl<S: Store> Idempotency<S> {
     }
 
     fn remember(&self, record: &Record) {
-        if let Some(cache) = &self.cache {
-            if let Ok(mut c) = cache.lock() {
-                c.put(record.clone());
-            }
+        if let Some(Ok(mut c)) = self.cache.as_ref().map(|c| c.lock()) {
+            c.put(record.clone());
         }
     }
 }

@@ -1,0 +1,49 @@
+# Eventmart's commands. `make test` is what CI runs (.ci/run).
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+PY := $(VENV)/bin/python
+export SAM_CLI_TELEMETRY := 0
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+REGION ?= us-east-1
+
+.PHONY: setup test lint unit-and-integration template-check build deploy schemas clean
+
+## setup: Python tools pinned in requirements-dev.txt into .venv, and the arm64 Rust target.
+setup: $(VENV)/.installed
+	rustup target add aarch64-unknown-linux-gnu >/dev/null
+
+$(VENV)/.installed: requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## test: formatting, lints, every cargo test against a local moto server, template checks.
+test: setup lint unit-and-integration template-check
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+unit-and-integration:
+	scripts/with-moto.sh cargo test --workspace
+
+template-check:
+	cfn-lint template.yaml
+	sam validate --lint --region $(REGION)
+
+## build: every function for arm64 Lambda, through SAM and cargo-lambda.
+build: setup
+	sam build
+
+## deploy: to the AWS account of your current credentials.
+deploy: build
+	sam deploy --guided
+
+## schemas: rewrite events/schemas/ from the Rust types.
+schemas:
+	EVENTMART_BLESS=1 cargo test -p eventmart-shared --test contract
+
+clean:
+	cargo clean
+	rm -rf .aws-sam
