@@ -3,6 +3,10 @@
 //! starts with.
 
 pub mod aws;
+pub mod consumer;
 pub mod events;
+pub mod http;
 pub mod idempotency;
+pub mod lambda;
+pub mod outbox;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 use super::{Claim, EpochMillis, Record, Status, Store, StoreError};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
@@ -138,6 +139,19 @@ impl Store for DynamoStore {
         Ok(())
     }
 
+    async fn write(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        if writes.len() > MAX_WRITES + 1 {
+            return Err(StoreError::permanent(format!("{} writes exceed a transaction's 100", writes.len())));
+        }
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(transaction_error(e)),
+        }
+    }
+
     async fn commit(
         &self,
         record: &Record,
@@ -166,7 +180,7 @@ impl Store for DynamoStore {
         match result {
             Ok(_) => Ok(Claim::Claimed),
             Err(SdkError::ServiceError(e)) if e.err().is_transaction_canceled_exception() => {
-                let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) = e.err() else {
+                let TransactWriteItemsError::TransactionCanceledException(c) = e.err() else {
                     unreachable!("checked above")
                 };
                 let reasons = c.cancellation_reasons();
@@ -177,16 +191,44 @@ impl Store for DynamoStore {
                         None => self.read(&record.key).await,
                     };
                 }
-                let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
-                // A business condition or a conflicting transaction: the handler's reads are
-                // stale, and a retry recomputes them.
-                Err(StoreError::transient(format!(
-                    "transaction canceled: [{}]",
-                    codes.join(", ")
-                )))
+                Err(transaction_error(SdkError::ServiceError(e)))
             }
             Err(e) => Err(classify(e)),
         }
+    }
+}
+
+/// The reasons a transaction was canceled, in the order of its items.
+pub fn cancellation_codes<R>(e: &SdkError<TransactWriteItemsError, R>) -> Vec<String> {
+    match e {
+        SdkError::ServiceError(se) => match se.err() {
+            TransactWriteItemsError::TransactionCanceledException(c) => c
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None").to_owned())
+                .collect(),
+            _ => vec![],
+        },
+        _ => vec![],
+    }
+}
+
+fn transaction_error<R: std::fmt::Debug>(e: SdkError<TransactWriteItemsError, R>) -> StoreError {
+    let codes = cancellation_codes(&e);
+    if codes.is_empty() {
+        return classify(e);
+    }
+    // A business condition or a conflicting transaction: the handler's reads are stale,
+    // and a retry recomputes them.
+    StoreError {
+        message: format!("transaction canceled: [{}]", codes.join(", ")),
+        retryable: true,
+        conditions_failed: codes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| *c == "ConditionalCheckFailed")
+            .map(|(i, _)| i)
+            .collect(),
     }
 }
 
@@ -276,8 +318,5 @@ pub(crate) fn classify<
                 | "UnrecognizedClientException"
         )
     ) || matches!(e, SdkError::ConstructionFailure(_));
-    StoreError {
-        message,
-        retryable: !permanent,
-    }
+    StoreError { message, retryable: !permanent, conditions_failed: vec![] }
 }

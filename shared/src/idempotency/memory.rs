@@ -65,6 +65,14 @@ impl Store for InMemoryStore {
         Ok(())
     }
 
+    async fn write(&self, writes: Vec<InMemoryWrite>) -> Result<(), StoreError> {
+        let mut items = self.items.lock().map_err(|_| StoreError::permanent("poisoned"))?;
+        for w in writes {
+            items.insert(w.key, w.value);
+        }
+        Ok(())
+    }
+
     async fn commit(
         &self,
         record: &Record,

@@ -19,7 +19,7 @@ mod dynamodb;
 mod memory;
 mod record;
 
-pub use dynamodb::{DynamoStore, attr};
+pub use dynamodb::{DynamoStore, attr, cancellation_codes};
 pub use memory::{InMemoryStore, InMemoryWrite};
 pub use record::{Record, Status};
 
@@ -62,6 +62,9 @@ pub trait Store: Send + Sync {
     /// Removes a claimed record so that a retry runs the handler again.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Applies `writes` atomically, with no record (for callers without a key).
+    fn write(&self, writes: Vec<Self::Write>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Writes `record` (COMPLETED) and `writes` atomically, under the same condition as
     /// [`Store::claim`].
     fn commit(
@@ -78,20 +81,17 @@ pub trait Store: Send + Sync {
 pub struct StoreError {
     pub message: String,
     pub retryable: bool,
+    /// Positions of the transaction's items whose condition failed (the record, when
+    /// there is one, is item 0; the caller's writes follow in order).
+    pub conditions_failed: Vec<usize>,
 }
 
 impl StoreError {
     pub fn transient(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            retryable: true,
-        }
+        Self { message: message.into(), retryable: true, conditions_failed: vec![] }
     }
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            retryable: false,
-        }
+        Self { message: message.into(), retryable: false, conditions_failed: vec![] }
     }
 }
 

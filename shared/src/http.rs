@@ -1,0 +1,324 @@
+//! HTTP edges of the producers and APIs: problem responses (RFC 9457), request bodies
+//! validated field by field, routing, and the `Idempotency-Key` header.
+
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Largest request body accepted: an order of 100 lines fits many times over.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The header that makes a POST safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// JSON Pointer to the field in the request body, e.g. `/items/0/quantity`.
+    pub field: String,
+    pub message: String,
+}
+
+/// An `application/problem+json` error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("urn:eventmart:problem:{kind}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: vec![],
+        }
+    }
+
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let mut p = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            format!("invalid fields: {}", names.join(", ")),
+        );
+        p.errors = errors;
+        p
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", what)
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    /// A failure of ours, not the client's: retrying later may help.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_string(&self).unwrap_or_default();
+        with_body(status, "application/problem+json", body)
+    }
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    with_body(status, "application/json", serde_json::to_string(value).unwrap_or_default())
+}
+
+pub fn with_body(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// The request body as JSON: 413 past [`MAX_BODY_BYTES`], 415 for another media type,
+/// 400 for bytes that are not JSON.
+pub fn json_body(req: &Request) -> Result<Value, Problem> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("the body is {} bytes; at most {MAX_BODY_BYTES} are accepted", bytes.len()),
+        ));
+    }
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        if !ct.starts_with("application/json") {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "media-type",
+                "the body must be application/json",
+            ));
+        }
+    }
+    if bytes.is_empty() {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "malformed", "a JSON object body is required"));
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is not JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "malformed", "the body must be a JSON object"));
+    }
+    Ok(value)
+}
+
+/// Reads the fields of a JSON object, collecting every error rather than stopping at
+/// the first, so that a client learns all that is wrong in one response.
+pub struct Fields<'a> {
+    value: &'a Value,
+    prefix: String,
+    errors: Vec<FieldError>,
+    allowed: Vec<&'static str>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(value: &'a Value) -> Self {
+        Self { value, prefix: String::new(), errors: vec![], allowed: vec![] }
+    }
+
+    fn nested(value: &'a Value, prefix: String) -> Self {
+        Self { value, prefix, errors: vec![], allowed: vec![] }
+    }
+
+    fn pointer(&self, name: &str) -> String {
+        format!("{}/{}", self.prefix, name)
+    }
+
+    pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        let field = self.pointer(field);
+        self.errors.push(FieldError { field, message: message.into() });
+    }
+
+    /// A required field, parsed into `T` (whose own validation gives the message).
+    pub fn required<T: DeserializeOwned>(&mut self, name: &'static str) -> Option<T> {
+        self.allowed.push(name);
+        match self.value.get(name) {
+            None | Some(Value::Null) => {
+                self.error(name, "is required");
+                None
+            }
+            Some(v) => self.parse(name, v),
+        }
+    }
+
+    /// An optional field.
+    pub fn optional<T: DeserializeOwned>(&mut self, name: &'static str) -> Option<Option<T>> {
+        self.allowed.push(name);
+        match self.value.get(name) {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => self.parse(name, v).map(Some),
+        }
+    }
+
+    fn parse<T: DeserializeOwned>(&mut self, name: &str, v: &Value) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(v) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let inner = e.path().to_string();
+                let field = if inner == "." { name.to_owned() } else { format!("{name}/{}", inner.replace('.', "/")) };
+                let msg = e.into_inner().to_string();
+                let msg = msg.split(" at line ").next().unwrap_or_default().to_owned();
+                self.error(&field, msg);
+                None
+            }
+        }
+    }
+
+    /// A required array of objects, each read by `each`; `min..=max` elements.
+    pub fn array<T>(
+        &mut self,
+        name: &'static str,
+        min: usize,
+        max: usize,
+        mut each: impl FnMut(&mut Fields<'_>) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        self.allowed.push(name);
+        let Some(items) = self.value.get(name).and_then(Value::as_array) else {
+            self.error(name, "is required and must be an array");
+            return None;
+        };
+        if items.len() < min || items.len() > max {
+            self.error(name, format!("must hold {min} to {max} elements"));
+            return None;
+        }
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let mut f = Fields::nested(item, self.pointer(&format!("{name}/{i}")));
+            if !item.is_object() {
+                f.errors.push(FieldError { field: f.prefix.clone(), message: "must be an object".into() });
+                ok = false;
+                self.errors.append(&mut f.errors);
+                continue;
+            }
+            let v = each(&mut f);
+            let errors = f.finish_errors();
+            ok &= errors.is_empty() && v.is_some();
+            self.errors.extend(errors);
+            if let Some(v) = v {
+                out.push(v);
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn finish_errors(mut self) -> Vec<FieldError> {
+        if let Some(obj) = self.value.as_object() {
+            for k in obj.keys() {
+                if !self.allowed.contains(&k.as_str()) {
+                    let field = self.pointer(k);
+                    self.errors.push(FieldError { field, message: "is not a known field".into() });
+                }
+            }
+        }
+        self.errors
+    }
+
+    /// Every error found, unknown fields included; `Ok` when there are none.
+    pub fn finish(self) -> Result<(), Problem> {
+        let errors = self.finish_errors();
+        if errors.is_empty() { Ok(()) } else { Err(Problem::invalid(errors)) }
+    }
+}
+
+/// The path's segments after the API's base, e.g. `["orders", "<id>", "cancel"]`.
+pub fn segments(req: &Request) -> Vec<String> {
+    req.uri().path().split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// 405 with the methods the resource allows.
+pub fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
+    let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+    let mut resp = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method",
+        format!("allowed: {}", names.join(", ")),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&names.join(", ")) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    resp
+}
+
+/// The `Idempotency-Key` header: 1–255 visible ASCII characters, or a 400.
+pub fn idempotency_key(req: &Request) -> Result<Option<String>, Problem> {
+    let Some(v) = req.headers().get(IDEMPOTENCY_KEY) else { return Ok(None) };
+    let s = v.to_str().unwrap_or_default();
+    if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency-key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        ));
+    }
+    Ok(Some(s.to_owned()))
+}
+
+/// A response as the idempotency record stores it, to replay to a retried request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl StoredResponse {
+    pub fn new<T: Serialize>(status: StatusCode, body: &T) -> Self {
+        Self { status: status.as_u16(), body: serde_json::to_value(body).unwrap_or(Value::Null) }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        json(status, &self.body)
+    }
+}
+
+/// The JSON value an HTTP request is recorded under: its key and its body, so that the
+/// same key with another body is told apart (422).
+pub fn idempotency_event(key: &str, route: &str, body: &Value) -> Value {
+    serde_json::json!({ "key": format!("{route}#{key}"), "body": body })
+}
+
+/// The idempotency configuration of HTTP producers: key and body from
+/// [`idempotency_event`], kept 24 hours.
+pub fn idempotency_config(function_name: &str) -> crate::idempotency::Config {
+    crate::idempotency::Config::for_eventbridge(function_name)
+        .with_key_pointer("/key")
+        .with_payload_pointer(Some("/body".into()))
+}
+
+/// The problem for an idempotency failure on an HTTP request.
+pub fn idempotency_problem<E: std::fmt::Display>(e: crate::idempotency::IdempotencyError<E>, handler: impl FnOnce(E) -> Problem) -> Problem {
+    use crate::idempotency::IdempotencyError as I;
+    match e {
+        I::PayloadMismatch { .. } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "this Idempotency-Key was used with a different request body",
+        ),
+        I::AlreadyInProgress { .. } => Problem::conflict("a request with this Idempotency-Key is in progress; retry shortly"),
+        I::Handler(e) => handler(e),
+        other => {
+            tracing::error!(error = %other, "idempotency failure");
+            Problem::unavailable("the request could not be completed; retry with the same Idempotency-Key")
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Lambda glue shared by the function binaries.
+
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Adapter, Body, Request, Response, Service};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The invocation's deadline, from the Lambda context.
+pub fn deadline(ctx: &Context) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ctx.deadline)
+}
+
+/// Whether a payload is an API Gateway HTTP API (payload 2.0) request.
+pub fn is_http(payload: &Value) -> bool {
+    payload.get("version").and_then(Value::as_str) == Some("2.0") && payload.get("requestContext").is_some()
+}
+
+/// For a function that serves HTTP routes and consumes events: HTTP API requests go to
+/// `http` (through lambda_http, as `lambda_http::run` would), anything else to `event`.
+pub async fn http_or_event<H, HF, E, EF>(
+    invocation: LambdaEvent<Value>,
+    mut http: H,
+    event: E,
+) -> Result<Value, lambda_runtime::Error>
+where
+    H: FnMut(Request) -> HF + Send,
+    HF: Future<Output = Response<Body>> + Send,
+    E: FnOnce(Value, Context) -> EF,
+    EF: Future<Output = Result<Value, lambda_runtime::Error>>,
+{
+    let (payload, ctx) = invocation.into_parts();
+    if !is_http(&payload) {
+        return event(payload, ctx).await;
+    }
+    let request: LambdaRequest = serde_json::from_value(payload)?;
+    let service = lambda_http::service_fn(move |r: Request| {
+        let fut = http(r);
+        async move { Ok::<_, Infallible>(fut.await) }
+    });
+    let mut adapter = Adapter::from(service);
+    let response = adapter.call(LambdaEvent::new(request, ctx)).await?;
+    Ok(serde_json::to_value(response)?)
+}
