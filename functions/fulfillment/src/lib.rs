@@ -1,0 +1,1 @@
+//! The fulfillment function (being built).

@@ -1,0 +1,1 @@
+//! The memberships function (being built).

@@ -1,0 +1,1 @@
+//! The outbox-relay function (being built).
