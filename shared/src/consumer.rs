@@ -18,10 +18,16 @@ pub struct ConsumerError {
 
 impl ConsumerError {
     pub fn transient(message: impl Into<String>) -> Self {
-        Self { message: message.into(), retryable: true }
+        Self {
+            message: message.into(),
+            retryable: true,
+        }
     }
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self { message: message.into(), retryable: false }
+        Self {
+            message: message.into(),
+            retryable: false,
+        }
     }
 }
 
@@ -35,7 +41,10 @@ impl<E: std::fmt::Display> From<crate::idempotency::IdempotencyError<E>> for Con
             // Handlers map their own errors before this point; treat the rest as transient.
             I::Handler(_) => true,
         };
-        Self { message: e.to_string(), retryable }
+        Self {
+            message: e.to_string(),
+            retryable,
+        }
     }
 }
 
@@ -53,7 +62,10 @@ pub struct SqsDeadLetters {
 
 impl SqsDeadLetters {
     pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
 }
 
@@ -82,7 +94,12 @@ pub fn dead_letter(function: &str, event: &Value, reason: &str) -> Value {
 
 /// Runs `handler` on one EventBridge event. `Ok` means done (handled, or dead-lettered
 /// with its reason); `Err` means a retry can help.
-pub async fn consume<D, F, Fut>(function: &str, payload: &Value, dlq: &D, handler: F) -> Result<Value, ConsumerError>
+pub async fn consume<D, F, Fut>(
+    function: &str,
+    payload: &Value,
+    dlq: &D,
+    handler: F,
+) -> Result<Value, ConsumerError>
 where
     D: DeadLetters,
     F: FnOnce(Event) -> Fut,
@@ -91,11 +108,17 @@ where
     let event = match Event::from_eventbridge(payload) {
         Ok(e) => e,
         Err(e) => {
-            let event_id = payload.pointer("/detail/metadata/eventId").and_then(Value::as_str).unwrap_or("unknown");
-            let correlation_id =
-                payload.pointer("/detail/metadata/correlationId").and_then(Value::as_str).unwrap_or("unknown");
+            let event_id = payload
+                .pointer("/detail/metadata/eventId")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            let correlation_id = payload
+                .pointer("/detail/metadata/correlationId")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
             tracing::error!(eventId = event_id, correlationId = correlation_id, field = %e.field, reason = %e.reason, "invalid event, dead-lettered");
-            dlq.send(&dead_letter(function, payload, &e.to_string())).await?;
+            dlq.send(&dead_letter(function, payload, &e.to_string()))
+                .await?;
             return Ok(json!({ "deadLettered": e.to_string() }));
         }
     };
@@ -131,7 +154,10 @@ pub struct InMemoryDeadLetters {
 
 impl DeadLetters for InMemoryDeadLetters {
     async fn send(&self, message: &Value) -> Result<(), ConsumerError> {
-        self.messages.lock().map_err(|_| ConsumerError::transient("poisoned"))?.push(message.clone());
+        self.messages
+            .lock()
+            .map_err(|_| ConsumerError::transient("poisoned"))?
+            .push(message.clone());
         Ok(())
     }
 }

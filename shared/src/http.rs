@@ -77,7 +77,11 @@ impl Problem {
 
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    with_body(status, "application/json", serde_json::to_string(value).unwrap_or_default())
+    with_body(
+        status,
+        "application/json",
+        serde_json::to_string(value).unwrap_or_default(),
+    )
 }
 
 pub fn with_body(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
@@ -96,7 +100,10 @@ pub fn json_body(req: &Request) -> Result<Value, Problem> {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
-            format!("the body is {} bytes; at most {MAX_BODY_BYTES} are accepted", bytes.len()),
+            format!(
+                "the body is {} bytes; at most {MAX_BODY_BYTES} are accepted",
+                bytes.len()
+            ),
         ));
     }
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
@@ -110,12 +117,25 @@ pub fn json_body(req: &Request) -> Result<Value, Problem> {
         }
     }
     if bytes.is_empty() {
-        return Err(Problem::new(StatusCode::BAD_REQUEST, "malformed", "a JSON object body is required"));
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "a JSON object body is required",
+        ));
     }
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is not JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
     if !value.is_object() {
-        return Err(Problem::new(StatusCode::BAD_REQUEST, "malformed", "the body must be a JSON object"));
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "the body must be a JSON object",
+        ));
     }
     Ok(value)
 }
@@ -131,11 +151,21 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub fn new(value: &'a Value) -> Self {
-        Self { value, prefix: String::new(), errors: vec![], allowed: vec![] }
+        Self {
+            value,
+            prefix: String::new(),
+            errors: vec![],
+            allowed: vec![],
+        }
     }
 
     fn nested(value: &'a Value, prefix: String) -> Self {
-        Self { value, prefix, errors: vec![], allowed: vec![] }
+        Self {
+            value,
+            prefix,
+            errors: vec![],
+            allowed: vec![],
+        }
     }
 
     fn pointer(&self, name: &str) -> String {
@@ -144,7 +174,10 @@ impl<'a> Fields<'a> {
 
     pub fn error(&mut self, field: &str, message: impl Into<String>) {
         let field = self.pointer(field);
-        self.errors.push(FieldError { field, message: message.into() });
+        self.errors.push(FieldError {
+            field,
+            message: message.into(),
+        });
     }
 
     /// A required field, parsed into `T` (whose own validation gives the message).
@@ -173,7 +206,11 @@ impl<'a> Fields<'a> {
             Ok(t) => Some(t),
             Err(e) => {
                 let inner = e.path().to_string();
-                let field = if inner == "." { name.to_owned() } else { format!("{name}/{}", inner.replace('.', "/")) };
+                let field = if inner == "." {
+                    name.to_owned()
+                } else {
+                    format!("{name}/{}", inner.replace('.', "/"))
+                };
                 let msg = e.into_inner().to_string();
                 let msg = msg.split(" at line ").next().unwrap_or_default().to_owned();
                 self.error(&field, msg);
@@ -204,7 +241,10 @@ impl<'a> Fields<'a> {
         for (i, item) in items.iter().enumerate() {
             let mut f = Fields::nested(item, self.pointer(&format!("{name}/{i}")));
             if !item.is_object() {
-                f.errors.push(FieldError { field: f.prefix.clone(), message: "must be an object".into() });
+                f.errors.push(FieldError {
+                    field: f.prefix.clone(),
+                    message: "must be an object".into(),
+                });
                 ok = false;
                 self.errors.append(&mut f.errors);
                 continue;
@@ -225,7 +265,10 @@ impl<'a> Fields<'a> {
             for k in obj.keys() {
                 if !self.allowed.contains(&k.as_str()) {
                     let field = self.pointer(k);
-                    self.errors.push(FieldError { field, message: "is not a known field".into() });
+                    self.errors.push(FieldError {
+                        field,
+                        message: "is not a known field".into(),
+                    });
                 }
             }
         }
@@ -235,13 +278,22 @@ impl<'a> Fields<'a> {
     /// Every error found, unknown fields included; `Ok` when there are none.
     pub fn finish(self) -> Result<(), Problem> {
         let errors = self.finish_errors();
-        if errors.is_empty() { Ok(()) } else { Err(Problem::invalid(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::invalid(errors))
+        }
     }
 }
 
 /// The path's segments after the API's base, e.g. `["orders", "<id>", "cancel"]`.
 pub fn segments(req: &Request) -> Vec<String> {
-    req.uri().path().split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    req.uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// 405 with the methods the resource allows.
@@ -261,7 +313,9 @@ pub fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
 
 /// The `Idempotency-Key` header: 1–255 visible ASCII characters, or a 400.
 pub fn idempotency_key(req: &Request) -> Result<Option<String>, Problem> {
-    let Some(v) = req.headers().get(IDEMPOTENCY_KEY) else { return Ok(None) };
+    let Some(v) = req.headers().get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
     let s = v.to_str().unwrap_or_default();
     if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Problem::new(
@@ -282,7 +336,10 @@ pub struct StoredResponse {
 
 impl StoredResponse {
     pub fn new<T: Serialize>(status: StatusCode, body: &T) -> Self {
-        Self { status: status.as_u16(), body: serde_json::to_value(body).unwrap_or(Value::Null) }
+        Self {
+            status: status.as_u16(),
+            body: serde_json::to_value(body).unwrap_or(Value::Null),
+        }
     }
 
     pub fn into_response(self) -> Response<Body> {
@@ -306,7 +363,10 @@ pub fn idempotency_config(function_name: &str) -> crate::idempotency::Config {
 }
 
 /// The problem for an idempotency failure on an HTTP request.
-pub fn idempotency_problem<E: std::fmt::Display>(e: crate::idempotency::IdempotencyError<E>, handler: impl FnOnce(E) -> Problem) -> Problem {
+pub fn idempotency_problem<E: std::fmt::Display>(
+    e: crate::idempotency::IdempotencyError<E>,
+    handler: impl FnOnce(E) -> Problem,
+) -> Problem {
     use crate::idempotency::IdempotencyError as I;
     match e {
         I::PayloadMismatch { .. } => Problem::new(
@@ -314,11 +374,15 @@ pub fn idempotency_problem<E: std::fmt::Display>(e: crate::idempotency::Idempote
             "idempotency-key-reused",
             "this Idempotency-Key was used with a different request body",
         ),
-        I::AlreadyInProgress { .. } => Problem::conflict("a request with this Idempotency-Key is in progress; retry shortly"),
+        I::AlreadyInProgress { .. } => {
+            Problem::conflict("a request with this Idempotency-Key is in progress; retry shortly")
+        }
         I::Handler(e) => handler(e),
         other => {
             tracing::error!(error = %other, "idempotency failure");
-            Problem::unavailable("the request could not be completed; retry with the same Idempotency-Key")
+            Problem::unavailable(
+                "the request could not be completed; retry with the same Idempotency-Key",
+            )
         }
     }
 }

@@ -15,7 +15,8 @@ pub fn deadline(ctx: &Context) -> SystemTime {
 
 /// Whether a payload is an API Gateway HTTP API (payload 2.0) request.
 pub fn is_http(payload: &Value) -> bool {
-    payload.get("version").and_then(Value::as_str) == Some("2.0") && payload.get("requestContext").is_some()
+    payload.get("version").and_then(Value::as_str) == Some("2.0")
+        && payload.get("requestContext").is_some()
 }
 
 /// For a function that serves HTTP routes and consumes events: HTTP API requests go to

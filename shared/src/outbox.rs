@@ -33,17 +33,36 @@ pub fn key(event: &Event) -> String {
 /// The `Put` of an event's outbox item, for the producer's transaction. The condition
 /// keeps a re-sent event from being written (and so published) twice.
 pub fn put(table: &str, event: &Event, now_secs: i64) -> TransactWriteItem {
-    let Entry { source, detail_type, detail } = event.to_entry();
+    let Entry {
+        source,
+        detail_type,
+        detail,
+    } = event.to_entry();
     let meta = event.metadata();
     let item = HashMap::from([
         (attr::PK.to_owned(), AttributeValue::S(key(event))),
         (attr::KIND.to_owned(), AttributeValue::S(KIND.to_owned())),
-        (attr::SOURCE.to_owned(), AttributeValue::S(source.to_owned())),
-        (attr::DETAIL_TYPE.to_owned(), AttributeValue::S(detail_type.to_owned())),
+        (
+            attr::SOURCE.to_owned(),
+            AttributeValue::S(source.to_owned()),
+        ),
+        (
+            attr::DETAIL_TYPE.to_owned(),
+            AttributeValue::S(detail_type.to_owned()),
+        ),
         (attr::DETAIL.to_owned(), AttributeValue::S(detail)),
-        (attr::EVENT_ID.to_owned(), AttributeValue::S(meta.event_id.to_string())),
-        (attr::CORRELATION_ID.to_owned(), AttributeValue::S(meta.correlation_id.to_string())),
-        (attr::EXPIRES_AT.to_owned(), AttributeValue::N((now_secs + RETENTION_SECS).to_string())),
+        (
+            attr::EVENT_ID.to_owned(),
+            AttributeValue::S(meta.event_id.to_string()),
+        ),
+        (
+            attr::CORRELATION_ID.to_owned(),
+            AttributeValue::S(meta.correlation_id.to_string()),
+        ),
+        (
+            attr::EXPIRES_AT.to_owned(),
+            AttributeValue::N((now_secs + RETENTION_SECS).to_string()),
+        ),
     ]);
     let put = Put::builder()
         .table_name(table)

@@ -102,3 +102,105 @@ pub async fn create_tables(client: &Client) -> HashMap<String, String> {
     }
     names
 }
+
+/// SDK configuration for the local servers.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    let _ = endpoint();
+    eventmart_shared::aws::sdk_config().await
+}
+
+/// An SQS client for the local server.
+pub async fn sqs() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&sdk_config().await)
+}
+
+/// A fresh SQS queue on the local server; returns its URL.
+pub async fn create_queue(client: &aws_sdk_sqs::Client, name: &str) -> String {
+    let name = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    client
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url")
+}
+
+/// Every message body in a queue (received, then deleted), parsed as JSON.
+pub async fn drain_queue(client: &aws_sdk_sqs::Client, url: &str) -> Vec<serde_json::Value> {
+    let mut out = vec![];
+    loop {
+        let got = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return out;
+        }
+        for m in messages {
+            out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("JSON message"));
+            client
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+}
+
+/// An HTTP API request as a handler receives it.
+pub fn http_request(
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> lambda_http::Request {
+    http_request_with(method, path, body, &[])
+}
+
+/// An HTTP API request with extra headers.
+pub fn http_request_with(
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    headers: &[(&str, &str)],
+) -> lambda_http::Request {
+    let mut b = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://api.example.com{path}"));
+    if body.is_some() {
+        b = b.header("content-type", "application/json");
+    }
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let body = match body {
+        Some(v) => lambda_http::Body::Text(v.to_string()),
+        None => lambda_http::Body::Empty,
+    };
+    b.body(body).expect("valid request")
+}
+
+/// A handler's response body as JSON, with its status.
+pub fn response_json(resp: &lambda_http::Response<lambda_http::Body>) -> (u16, serde_json::Value) {
+    let bytes: &[u8] = resp.body().as_ref();
+    let value = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(bytes).expect("JSON body")
+    };
+    (resp.status().as_u16(), value)
+}
+
+/// Reads a JSON file of the repository (fixtures under `events/`).
+pub fn fixture(path: &str) -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}

@@ -144,9 +144,18 @@ impl Store for DynamoStore {
             return Ok(());
         }
         if writes.len() > MAX_WRITES + 1 {
-            return Err(StoreError::permanent(format!("{} writes exceed a transaction's 100", writes.len())));
+            return Err(StoreError::permanent(format!(
+                "{} writes exceed a transaction's 100",
+                writes.len()
+            )));
         }
-        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => Err(transaction_error(e)),
         }
@@ -318,5 +327,9 @@ pub(crate) fn classify<
                 | "UnrecognizedClientException"
         )
     ) || matches!(e, SdkError::ConstructionFailure(_));
-    StoreError { message, retryable: !permanent, conditions_failed: vec![] }
+    StoreError {
+        message,
+        retryable: !permanent,
+        conditions_failed: vec![],
+    }
 }

@@ -66,7 +66,10 @@ impl Store for InMemoryStore {
     }
 
     async fn write(&self, writes: Vec<InMemoryWrite>) -> Result<(), StoreError> {
-        let mut items = self.items.lock().map_err(|_| StoreError::permanent("poisoned"))?;
+        let mut items = self
+            .items
+            .lock()
+            .map_err(|_| StoreError::permanent("poisoned"))?;
         for w in writes {
             items.insert(w.key, w.value);
         }

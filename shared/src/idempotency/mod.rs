@@ -63,7 +63,10 @@ pub trait Store: Send + Sync {
     fn release(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Applies `writes` atomically, with no record (for callers without a key).
-    fn write(&self, writes: Vec<Self::Write>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn write(
+        &self,
+        writes: Vec<Self::Write>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Writes `record` (COMPLETED) and `writes` atomically, under the same condition as
     /// [`Store::claim`].
@@ -88,10 +91,18 @@ pub struct StoreError {
 
 impl StoreError {
     pub fn transient(message: impl Into<String>) -> Self {
-        Self { message: message.into(), retryable: true, conditions_failed: vec![] }
+        Self {
+            message: message.into(),
+            retryable: true,
+            conditions_failed: vec![],
+        }
     }
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self { message: message.into(), retryable: false, conditions_failed: vec![] }
+        Self {
+            message: message.into(),
+            retryable: false,
+            conditions_failed: vec![],
+        }
     }
 }
 
