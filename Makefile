@@ -18,8 +18,9 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## test: formatting, lints, every cargo test against a local moto server, template checks.
-test: setup lint unit-and-integration template-check
+## test: formatting, lints, every cargo test against a local moto server, template checks,
+## and the arm64 build of every function with its zip size.
+test: setup lint unit-and-integration template-check build
 
 lint:
 	cargo fmt --all --check
@@ -32,9 +33,10 @@ template-check:
 	cfn-lint template.yaml
 	sam validate --lint --region $(REGION)
 
-## build: every function for arm64 Lambda, through SAM and cargo-lambda.
+## build: every function for arm64 Lambda, through SAM and cargo-lambda; prints zip sizes.
 build: setup
 	sam build
+	$(PY) scripts/zip-sizes.py .aws-sam/build
 
 ## deploy: to the AWS account of your current credentials.
 deploy: build

@@ -193,3 +193,21 @@ fn every_type_has_one_source_and_detail_type() {
     names.dedup();
     assert_eq!(names.len(), EventType::ALL.len());
 }
+
+/// `events/entries/*.json` (for `aws events put-events --entries file://...`) carry the
+/// same events as the EventBridge samples.
+#[test]
+fn put_events_entries_match_the_samples() {
+    for ty in EventType::ALL {
+        let path = repo()
+            .join("events/entries")
+            .join(format!("{}.json", ty.detail_type()));
+        let entries: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let entry = &entries[0];
+        assert_eq!(entry["Source"], ty.source().as_str());
+        assert_eq!(entry["DetailType"], ty.detail_type());
+        let detail: Value = serde_json::from_str(entry["Detail"].as_str().unwrap()).unwrap();
+        assert_eq!(detail, sample(ty)["detail"], "{ty:?}");
+    }
+}

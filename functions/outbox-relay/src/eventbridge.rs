@@ -1,0 +1,78 @@
+//! The EventBridge adapter of [`Publisher`].
+
+use crate::{EntryFailure, OutboxEntry, PublishError, Publisher};
+use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+
+/// PutEvents to one bus.
+#[derive(Debug, Clone)]
+pub struct EventBridgePublisher {
+    client: Client,
+    bus: String,
+}
+
+impl EventBridgePublisher {
+    pub fn new(client: Client, bus: impl Into<String>) -> Self {
+        Self {
+            client,
+            bus: bus.into(),
+        }
+    }
+}
+
+impl Publisher for EventBridgePublisher {
+    async fn put_events(
+        &self,
+        entries: &[&OutboxEntry],
+    ) -> Result<Vec<Result<(), EntryFailure>>, PublishError> {
+        let request = entries
+            .iter()
+            .map(|e| {
+                PutEventsRequestEntry::builder()
+                    .source(&e.source)
+                    .detail_type(&e.detail_type)
+                    .detail(&e.detail)
+                    .event_bus_name(&self.bus)
+                    .build()
+            })
+            .collect();
+        let out = self
+            .client
+            .put_events()
+            .set_entries(Some(request))
+            .send()
+            .await
+            .map_err(|e| PublishError {
+                retryable: is_retryable(&e),
+                message: DisplayErrorContext(&e).to_string(),
+            })?;
+        // Result entries are in the order of the request's entries.
+        Ok(out
+            .entries()
+            .iter()
+            .map(|r| match r.error_code() {
+                Some(code) => Err(EntryFailure {
+                    code: code.to_owned(),
+                    message: r.error_message().unwrap_or_default().to_owned(),
+                }),
+                None => Ok(()),
+            })
+            .collect())
+    }
+}
+
+/// Throttling, server errors and network faults may pass on a resend; a request
+/// EventBridge rejects as malformed or unauthorised will not.
+fn is_retryable<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    !matches!(e, SdkError::ConstructionFailure(_))
+        && !matches!(
+            e.code(),
+            Some(
+                "ValidationException"
+                    | "ResourceNotFoundException"
+                    | "AccessDeniedException"
+                    | "UnrecognizedClientException"
+            )
+        )
+}
