@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 REGION ?= us-east-1
 
-.PHONY: setup test lint unit-and-integration template-check build deploy schemas clean
+.PHONY: setup test lint unit-and-integration template-check watch build deploy schemas clean
 
 ## setup: Python tools pinned in requirements-dev.txt into .venv, and the arm64 Rust target.
 setup: $(VENV)/.installed
@@ -32,6 +32,10 @@ unit-and-integration:
 template-check:
 	cfn-lint template.yaml
 	sam validate --lint --region $(REGION)
+
+## watch: every function under `cargo lambda watch` (127.0.0.1:9000) against moto.
+watch: setup
+	scripts/watch.sh
 
 ## build: every function for arm64 Lambda, through SAM and cargo-lambda; prints zip sizes.
 build: setup

@@ -56,9 +56,17 @@ pub fn template_tables() -> Vec<(String, Value)> {
 /// running side by side never share a table. Returns logical id → table name.
 pub async fn create_tables(client: &Client) -> HashMap<String, String> {
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    create_tables_named(client, |id| format!("{id}-{suffix}")).await
+}
+
+/// Creates every table of template.yaml under the name `name(logical id)`.
+pub async fn create_tables_named(
+    client: &Client,
+    name: impl Fn(&str) -> String,
+) -> HashMap<String, String> {
     let mut names = HashMap::new();
     for (id, props) in template_tables() {
-        let name = format!("{id}-{suffix}");
+        let name = name(&id);
         let mut req = client
             .create_table()
             .table_name(&name)
