@@ -1,0 +1,320 @@
+//! The handler over in-memory ports.
+
+use crate::Orders;
+use crate::memory::Memory;
+use eventmart_shared::consumer::InMemoryDeadLetters;
+use eventmart_shared::events::{Event, EventId};
+use eventmart_tests::{fixture, http_request, http_request_with, response_json};
+use serde_json::{Value, json};
+
+type Mem = Orders<Memory, Memory, InMemoryDeadLetters>;
+
+fn app() -> (Mem, Memory) {
+    let mem = Memory::default();
+    (
+        Orders::new(mem.clone(), mem.clone(), InMemoryDeadLetters::default()),
+        mem,
+    )
+}
+
+fn order_body() -> Value {
+    json!({"customerId": "cust-42", "email": "ada@example.com", "currency": "EUR",
+           "items": [{"sku": "SHOE-42", "quantity": 2, "unitPriceMinor": 4999},
+                     {"sku": "SOCK-1", "quantity": 3, "unitPriceMinor": 500}]})
+}
+
+async fn call(app: &Mem, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    response_json(&app.handle(http_request(method, path, body)).await)
+}
+
+async fn place(app: &Mem) -> String {
+    let (status, body) = call(app, "POST", "/orders", Some(&order_body())).await;
+    assert_eq!(status, 201, "{body}");
+    body["orderId"].as_str().unwrap().to_owned()
+}
+
+fn shipped_event(order_id: &str) -> Value {
+    let mut ev = fixture("events/eventbridge/OrderShipped.json");
+    ev["detail"]["data"]["orderId"] = json!(order_id);
+    ev["detail"]["metadata"]["eventId"] = json!(EventId::new());
+    ev
+}
+
+fn fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn place_returns_the_order_and_writes_its_outbox_event() {
+    let (app, mem) = app();
+    let resp = app
+        .handle(http_request_with(
+            "POST",
+            "/orders",
+            Some(&order_body()),
+            &[("x-correlation-id", "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f")],
+        ))
+        .await;
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let (status, body) = response_json(&resp);
+    assert_eq!(status, 201);
+    let id = body["orderId"].as_str().unwrap();
+    assert_eq!(location, format!("/orders/{id}"));
+    assert_eq!(body["status"], "PLACED");
+    assert_eq!(body["customerId"], "cust-42");
+    assert_eq!(body["email"], "ada@example.com");
+    assert_eq!(
+        body["total"],
+        json!({"amountMinor": 11498, "currency": "EUR"})
+    );
+    assert_eq!(
+        body["items"][0],
+        json!({"sku": "SHOE-42", "quantity": 2, "unitPrice": {"amountMinor": 4999, "currency": "EUR"}})
+    );
+    assert_eq!(body["createdAt"], body["updatedAt"]);
+    assert_eq!(mem.item(&format!("ORDER#{id}")).unwrap(), body);
+    assert_eq!(
+        call(&app, "GET", &format!("/orders/{id}"), None).await,
+        (200, body.clone())
+    );
+
+    let events = mem.outbox();
+    let [Event::OrderPlaced(e)] = events.as_slice() else {
+        panic!("one OrderPlaced expected, got {events:?}")
+    };
+    assert_eq!(e.data.order_id.to_string(), id);
+    assert_eq!(e.data.total.amount_minor.get(), 11498);
+    assert_eq!(
+        e.metadata.correlation_id.to_string(),
+        "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_correlation_id_gets_a_fresh_one() {
+    let (app, mem) = app();
+    let resp = app
+        .handle(http_request_with(
+            "POST",
+            "/orders",
+            Some(&order_body()),
+            &[("x-correlation-id", "not-a-uuid")],
+        ))
+        .await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(mem.outbox().len(), 1);
+}
+
+#[tokio::test]
+async fn every_invalid_field_is_named() {
+    let (app, mem) = app();
+    let body = json!({"customerId": "", "email": "nope", "currency": "EURO", "extra": 1,
+                      "items": [{"sku": "ok-lower", "quantity": 0, "unitPriceMinor": -1},
+                                {"sku": "SKU-1", "quantity": 1}, 7]});
+    let (status, problem) = call(&app, "POST", "/orders", Some(&body)).await;
+    assert_eq!(status, 422);
+    let mut got = fields(&problem);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            "/currency",
+            "/customerId",
+            "/email",
+            "/extra",
+            "/items/0/quantity",
+            "/items/0/sku",
+            "/items/0/unitPriceMinor",
+            "/items/1/unitPriceMinor",
+            "/items/2",
+        ]
+    );
+    assert!(mem.outbox().is_empty());
+}
+
+#[tokio::test]
+async fn item_count_and_total_are_bounded() {
+    let (app, _) = app();
+    let mut body = order_body();
+    body["items"] = json!([]);
+    let (status, p) = call(&app, "POST", "/orders", Some(&body)).await;
+    assert_eq!((status, fields(&p)), (422, vec!["/items"]));
+    body["items"] = json!(vec![
+        json!({"sku": "A", "quantity": 1, "unitPriceMinor": 1});
+        101
+    ]);
+    let (status, p) = call(&app, "POST", "/orders", Some(&body)).await;
+    assert_eq!((status, fields(&p)), (422, vec!["/items"]));
+    body["items"] = json!([{"sku": "A", "quantity": 1000, "unitPriceMinor": 9007199254740991u64}]);
+    body["email"] = json!("bad");
+    let (status, p) = call(&app, "POST", "/orders", Some(&body)).await;
+    assert_eq!((status, fields(&p)), (422, vec!["/email", "/items"]));
+    assert!(
+        p["errors"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("total")
+    );
+}
+
+#[tokio::test]
+async fn client_mistakes_are_4xx_problems() {
+    let (app, _) = app();
+    let big = json!({"customerId": "x".repeat(70 * 1024)});
+    let resp = app
+        .handle(http_request("POST", "/orders", Some(&big)))
+        .await;
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+
+    let mut req = http_request("POST", "/orders", None);
+    *req.body_mut() = lambda_http::Body::Text("{not json".into());
+    assert_eq!(app.handle(req).await.status(), 400);
+
+    let resp = app.handle(http_request("DELETE", "/orders", None)).await;
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    let resp = app.handle(http_request("PUT", "/orders/x", None)).await;
+    assert_eq!(resp.headers()["allow"], "GET");
+    let resp = app
+        .handle(http_request("GET", "/orders/x/cancel", None))
+        .await;
+    assert_eq!(resp.headers()["allow"], "POST");
+
+    assert_eq!(call(&app, "GET", "/nowhere", None).await.0, 404);
+    assert_eq!(call(&app, "GET", "/orders/not-a-uuid", None).await.0, 404);
+    let unknown = format!("/orders/{}", EventId::new());
+    assert_eq!(call(&app, "GET", &unknown, None).await.0, 404);
+    let reason = json!({"reason": "x"});
+    let cancel = format!("{unknown}/cancel");
+    assert_eq!(call(&app, "POST", &cancel, Some(&reason)).await.0, 404);
+    assert_eq!(
+        call(&app, "POST", "/orders/123/cancel", Some(&reason))
+            .await
+            .0,
+        404
+    );
+    let bad_key = http_request_with(
+        "POST",
+        "/orders",
+        Some(&order_body()),
+        &[("idempotency-key", "")],
+    );
+    assert_eq!(app.handle(bad_key).await.status(), 400);
+}
+
+#[tokio::test]
+async fn cancel_once_then_conflict() {
+    let (app, mem) = app();
+    let id = place(&app).await;
+    let path = format!("/orders/{id}/cancel");
+    let (status, body) = call(&app, "POST", &path, Some(&json!({"reason": ""}))).await;
+    assert_eq!((status, fields(&body)), (422, vec!["/reason"]));
+    let (status, body) = call(&app, "POST", &path, Some(&json!({"reason": "too late"}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "CANCELED");
+    assert_eq!(body["cancelReason"], "too late");
+    let (status, _) = call(&app, "POST", &path, Some(&json!({"reason": "again"}))).await;
+    assert_eq!(status, 409);
+    let events = mem.outbox();
+    let [_, Event::OrderCanceled(c)] = events.as_slice() else {
+        panic!("OrderPlaced then OrderCanceled expected")
+    };
+    assert_eq!(c.data.total.amount_minor.get(), 11498);
+    assert_eq!(c.data.reason.to_string(), "too late");
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_and_rejects_another_body() {
+    let (app, mem) = app();
+    let send = |body: Value| {
+        app.handle(http_request_with(
+            "POST",
+            "/orders",
+            Some(&body),
+            &[("idempotency-key", "k-1")],
+        ))
+    };
+    let first = send(order_body()).await;
+    let second = send(order_body()).await;
+    assert_eq!(second.headers()["location"], first.headers()["location"]);
+    assert_eq!(response_json(&first), response_json(&second));
+    assert_eq!(response_json(&first).0, 201);
+    assert_eq!(mem.outbox().len(), 1);
+    let mut other = order_body();
+    other["currency"] = json!("USD");
+    assert_eq!(response_json(&send(other).await).0, 422);
+    assert_eq!(mem.outbox().len(), 1);
+
+    // The retry of a cancel that succeeded replays its 200, not "already canceled".
+    let id = response_json(&first).1["orderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancel = |reason: &str| {
+        app.handle(http_request_with(
+            "POST",
+            &format!("/orders/{id}/cancel"),
+            Some(&json!({"reason": reason})),
+            &[("idempotency-key", "k-1")],
+        ))
+    };
+    let (s1, b1) = response_json(&cancel("no").await);
+    let (s2, b2) = response_json(&cancel("no").await);
+    assert_eq!((s1, &b1), (s2, &b2));
+    assert_eq!(s1, 200);
+    assert_eq!(mem.outbox().len(), 2);
+    let (status, _) = response_json(&cancel("other reason").await);
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn order_shipped_ships_once_and_canceled_orders_stay_canceled() {
+    let (app, mem) = app();
+    let id = place(&app).await;
+    let event = shipped_event(&id);
+    app.on_event(&event).await.unwrap();
+    app.on_event(&event).await.unwrap();
+    let (_, body) = call(&app, "GET", &format!("/orders/{id}"), None).await;
+    assert_eq!(body["status"], "SHIPPED");
+    let writes = mem.committed.lock().unwrap().len();
+    // Another shipment notice for a shipped order changes nothing.
+    app.on_event(&shipped_event(&id)).await.unwrap();
+    assert_eq!(mem.committed.lock().unwrap().len(), writes);
+
+    let canceled = place(&app).await;
+    let path = format!("/orders/{canceled}/cancel");
+    call(&app, "POST", &path, Some(&json!({"reason": "r"}))).await;
+    app.on_event(&shipped_event(&canceled)).await.unwrap();
+    let (_, body) = call(&app, "GET", &format!("/orders/{canceled}"), None).await;
+    assert_eq!(body["status"], "CANCELED");
+    assert!(app.dead_letters.messages.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_orders_and_malformed_events_are_dead_lettered() {
+    let (app, _) = app();
+    let unknown = shipped_event(&EventId::new().to_string());
+    let out = app.on_event(&unknown).await.unwrap();
+    assert!(
+        out["deadLettered"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist")
+    );
+    let mut malformed = shipped_event("nope");
+    malformed["detail"]["data"]["orderId"] = json!(42);
+    app.on_event(&malformed).await.unwrap();
+    let placed = fixture("events/eventbridge/OrderPlaced.json");
+    app.on_event(&placed).await.unwrap();
+    let dlq = app.dead_letters.messages.lock().unwrap();
+    assert_eq!(dlq.len(), 3);
+    assert_eq!(dlq[1]["function"], "orders");
+    assert!(dlq[1]["reason"].as_str().unwrap().contains("orderId"));
+    assert!(dlq[2]["reason"].as_str().unwrap().contains("OrderPlaced"));
+}

@@ -1,0 +1,392 @@
+//! The orders function against a real DynamoDB- and SQS-compatible server (moto).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use eventmart_shared::events::{Event, EventId, EventType};
+use eventmart_tests::{
+    create_queue, create_tables, drain_queue, dynamodb, fixture, http_request, http_request_with,
+    response_json, sqs,
+};
+use orders::{App, DynamoOrders, Order, OrderRepository};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+struct Env {
+    app: App,
+    client: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+    orders_table: String,
+    dlq: String,
+}
+
+async fn env() -> Env {
+    let (client, _) = dynamodb().await;
+    let tables = create_tables(&client).await;
+    let sqs = sqs().await;
+    let dlq = create_queue(&sqs, "orders-dlq").await;
+    let app = App::with_resources(
+        client.clone(),
+        sqs.clone(),
+        &tables["OrdersTable"],
+        &tables["IdempotencyTable"],
+        &dlq,
+    );
+    Env {
+        app,
+        client,
+        sqs,
+        orders_table: tables["OrdersTable"].clone(),
+        dlq,
+    }
+}
+
+fn order_body() -> Value {
+    json!({"customerId": "cust-42", "email": "ada@example.com", "currency": "EUR",
+           "items": [{"sku": "SHOE-42", "quantity": 2, "unitPriceMinor": 4999},
+                     {"sku": "SOCK-1", "quantity": 3, "unitPriceMinor": 500}]})
+}
+
+fn shipped_event(order_id: &str) -> Value {
+    let mut ev = fixture("events/eventbridge/OrderShipped.json");
+    ev["detail"]["data"]["orderId"] = json!(order_id);
+    ev["detail"]["metadata"]["eventId"] = json!(EventId::new());
+    ev
+}
+
+impl Env {
+    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        response_json(&self.app.handle(http_request(method, path, body)).await)
+    }
+
+    async fn place(&self) -> Value {
+        let (status, body) = self.call("POST", "/orders", Some(&order_body())).await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.client
+            .scan()
+            .table_name(&self.orders_table)
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    }
+
+    async fn order_items(&self) -> usize {
+        let items = self.items().await;
+        items
+            .iter()
+            .filter(|i| i["pk"].as_s().unwrap().starts_with("ORDER#"))
+            .count()
+    }
+
+    /// The outbox items, parsed as the relay and every consumer will parse them.
+    async fn outbox(&self) -> Vec<Event> {
+        let mut events: Vec<(String, Event)> = self
+            .items()
+            .await
+            .iter()
+            .filter(|i| {
+                i.get("kind")
+                    .and_then(|k| k.as_s().ok())
+                    .map(String::as_str)
+                    == Some("outbox")
+            })
+            .map(|i| {
+                let s = |a: &str| i[a].as_s().unwrap().clone();
+                let ty = EventType::lookup(&s("source"), &s("detailType")).expect("known event");
+                let detail: Value = serde_json::from_str(&s("detail")).unwrap();
+                (
+                    s("eventId"),
+                    Event::from_detail(ty, &detail).expect("valid detail"),
+                )
+            })
+            .collect();
+        // Event ids are UUID v7: sorting by id sorts by creation.
+        events.sort_by(|a, b| a.0.cmp(&b.0));
+        events.into_iter().map(|(_, e)| e).collect()
+    }
+}
+
+#[tokio::test]
+async fn place_get_and_cancel() {
+    let env = env().await;
+    let placed = env.place().await;
+    let id = placed["orderId"].as_str().unwrap();
+    assert_eq!(placed["status"], "PLACED");
+    assert_eq!(
+        placed["total"],
+        json!({"amountMinor": 11498, "currency": "EUR"})
+    );
+
+    let events = env.outbox().await;
+    let [Event::OrderPlaced(e)] = events.as_slice() else {
+        panic!("one OrderPlaced expected, got {events:?}")
+    };
+    assert_eq!(e.data.order_id.to_string(), id);
+    assert_eq!(e.data.items.len(), 2);
+    assert_eq!(e.data.email.as_str(), "ada@example.com");
+
+    let path = format!("/orders/{id}");
+    assert_eq!(env.call("GET", &path, None).await, (200, placed.clone()));
+
+    let cancel = format!("/orders/{id}/cancel");
+    let (status, canceled) = env
+        .call("POST", &cancel, Some(&json!({"reason": "wrong size"})))
+        .await;
+    assert_eq!(status, 200, "{canceled}");
+    assert_eq!(canceled["status"], "CANCELED");
+    assert_eq!(canceled["cancelReason"], "wrong size");
+    assert_eq!(canceled["createdAt"], placed["createdAt"]);
+    assert_eq!(env.call("GET", &path, None).await, (200, canceled));
+
+    let events = env.outbox().await;
+    let [_, Event::OrderCanceled(c)] = events.as_slice() else {
+        panic!("OrderPlaced then OrderCanceled expected, got {events:?}")
+    };
+    assert_eq!(c.data.total.amount_minor.get(), 11498);
+    assert_eq!(c.data.email.as_str(), "ada@example.com");
+    assert_eq!(c.data.reason.to_string(), "wrong size");
+
+    let (status, problem) = env
+        .call("POST", &cancel, Some(&json!({"reason": "again"})))
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(env.outbox().await.len(), 2);
+}
+
+#[tokio::test]
+async fn not_found_and_conflict_paths() {
+    let env = env().await;
+    let unknown = EventId::new();
+    assert_eq!(
+        env.call("GET", &format!("/orders/{unknown}"), None).await.0,
+        404
+    );
+    let reason = json!({"reason": "r"});
+    let cancel = format!("/orders/{unknown}/cancel");
+    assert_eq!(env.call("POST", &cancel, Some(&reason)).await.0, 404);
+    assert_eq!(env.call("GET", "/orders/not-an-id", None).await.0, 404);
+
+    // A shipped order cannot be canceled.
+    let id = env.place().await["orderId"].as_str().unwrap().to_owned();
+    env.app.on_event(&shipped_event(&id)).await.unwrap();
+    let cancel = format!("/orders/{id}/cancel");
+    let (status, problem) = env.call("POST", &cancel, Some(&reason)).await;
+    assert_eq!(status, 409);
+    assert!(problem["detail"].as_str().unwrap().contains("shipped"));
+}
+
+#[tokio::test]
+async fn validation_errors_name_every_field_and_large_bodies_are_refused() {
+    let env = env().await;
+    let body = json!({"customerId": "", "email": "@", "currency": "XYZ",
+                      "items": [{"sku": "A", "quantity": 1001, "unitPriceMinor": 1}]});
+    let (status, problem) = env.call("POST", "/orders", Some(&body)).await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        vec!["/customerId", "/email", "/currency", "/items/0/quantity"]
+    );
+    let big = json!({"customerId": "c".repeat(65 * 1024)});
+    let resp = env
+        .app
+        .handle(http_request("POST", "/orders", Some(&big)))
+        .await;
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    assert_eq!(env.order_items().await, 0);
+    assert!(env.outbox().await.is_empty());
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_the_first_response_and_rejects_another_body() {
+    let env = env().await;
+    let send = |body: Value| {
+        env.app.handle(http_request_with(
+            "POST",
+            "/orders",
+            Some(&body),
+            &[("idempotency-key", "order-1")],
+        ))
+    };
+    let first = send(order_body()).await;
+    let second = send(order_body()).await;
+    assert_eq!(first.headers()["location"], second.headers()["location"]);
+    let first = response_json(&first);
+    assert_eq!(first.0, 201);
+    assert_eq!(response_json(&second), first);
+    assert_eq!(env.order_items().await, 1);
+    assert_eq!(env.outbox().await.len(), 1);
+
+    let mut other = order_body();
+    other["items"][0]["quantity"] = json!(3);
+    let (status, problem) = response_json(&send(other).await);
+    assert_eq!(status, 422);
+    assert_eq!(
+        problem["type"],
+        "urn:eventmart:problem:idempotency-key-reused"
+    );
+    assert_eq!(env.order_items().await, 1);
+    assert_eq!(env.outbox().await.len(), 1);
+
+    // A cancel retried after it succeeded replays its 200.
+    let id = first.1["orderId"].as_str().unwrap();
+    let cancel = || {
+        env.app.handle(http_request_with(
+            "POST",
+            &format!("/orders/{id}/cancel"),
+            Some(&json!({"reason": "r"})),
+            &[("idempotency-key", "cancel-1")],
+        ))
+    };
+    let c1 = response_json(&cancel().await);
+    assert_eq!(c1.0, 200);
+    assert_eq!(response_json(&cancel().await), c1);
+    assert_eq!(env.outbox().await.len(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_cancels_of_one_order_cancel_it_once() {
+    let env = env().await;
+    for keyed in [false, true] {
+        let id = env.place().await["orderId"].as_str().unwrap().to_owned();
+        let path = format!("/orders/{id}/cancel");
+        let requests = (0..2).map(|i| {
+            let key = format!("race-{id}-{i}");
+            let headers: Vec<(&str, &str)> = if keyed {
+                vec![("idempotency-key", key.as_str())]
+            } else {
+                vec![]
+            };
+            let req = http_request_with("POST", &path, Some(&json!({"reason": "race"})), &headers);
+            env.app.handle(req)
+        });
+        let mut statuses: Vec<u16> = futures::future::join_all(requests)
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+        statuses.sort();
+        assert_eq!(statuses, vec![200, 409], "keyed: {keyed}");
+    }
+    let canceled = env
+        .outbox()
+        .await
+        .iter()
+        .filter(|e| e.event_type() == EventType::OrderCanceled)
+        .count();
+    assert_eq!(canceled, 2);
+}
+
+#[tokio::test]
+async fn order_shipped_twice_changes_the_order_once() {
+    let env = env().await;
+    let id = env.place().await["orderId"].as_str().unwrap().to_owned();
+    let event = shipped_event(&id);
+    let first = env.app.on_event(&event).await.unwrap();
+    let (_, shipped) = env.call("GET", &format!("/orders/{id}"), None).await;
+    assert_eq!(shipped["status"], "SHIPPED");
+    let second = env.app.on_event(&event).await.unwrap();
+    assert_eq!(first, second);
+    let (_, again) = env.call("GET", &format!("/orders/{id}"), None).await;
+    assert_eq!(again["updatedAt"], shipped["updatedAt"]);
+    assert!(drain_queue(&env.sqs, &env.dlq).await.is_empty());
+
+    // Shipping a canceled order leaves it canceled.
+    let id = env.place().await["orderId"].as_str().unwrap().to_owned();
+    env.call(
+        "POST",
+        &format!("/orders/{id}/cancel"),
+        Some(&json!({"reason": "r"})),
+    )
+    .await;
+    env.app.on_event(&shipped_event(&id)).await.unwrap();
+    let (_, order) = env.call("GET", &format!("/orders/{id}"), None).await;
+    assert_eq!(order["status"], "CANCELED");
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_order_shipped_are_dead_lettered() {
+    let env = env().await;
+    let mut malformed = shipped_event("x");
+    malformed["detail"]["data"]["orderId"] = json!("not-a-uuid");
+    let out = env.app.on_event(&malformed).await.unwrap();
+    assert!(out["deadLettered"].is_string());
+    let unknown = shipped_event(&EventId::new().to_string());
+    env.app.on_event(&unknown).await.unwrap();
+    let messages = drain_queue(&env.sqs, &env.dlq).await;
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["function"], "orders");
+    assert!(messages[0]["reason"].as_str().unwrap().contains("orderId"));
+    assert_eq!(messages[0]["event"], malformed);
+    assert!(
+        messages[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist")
+    );
+}
+
+#[tokio::test]
+async fn sample_events_run_through_the_handler() {
+    let env = env().await;
+    // The samples name this order; it exists before they run.
+    let id = "0193b3a4-1111-7aaa-8bbb-000000000001";
+    let mut order: Order = serde_json::from_value(env.place().await).unwrap();
+    order.order_id = id.parse().unwrap();
+    let repo = DynamoOrders::new(env.client.clone(), &env.orders_table);
+    env.client
+        .transact_write_items()
+        .transact_items(repo.insert(&order))
+        .send()
+        .await
+        .unwrap();
+
+    let dir = eventmart_tests::repo_root().join("events/orders");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let expected = HashMap::from([
+        ("cancel-order.json", 200),
+        ("get-order.json", 200),
+        ("place-order.json", 201),
+    ]);
+    assert_eq!(files.len(), expected.len());
+    for path in files {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let req = lambda_http::request::from_str(&text).unwrap();
+        let (status, body) = response_json(&env.app.handle(req).await);
+        assert_eq!(status, expected[name.as_str()], "{name}: {body}");
+    }
+    let (_, order) = env.call("GET", &format!("/orders/{id}"), None).await;
+    assert_eq!(order["status"], "CANCELED");
+
+    // The same payloads through the Lambda entry point, as `cargo lambda invoke` sends them.
+    let invoke = |payload: Value| {
+        env.app.invoke(lambda_runtime::LambdaEvent::new(
+            payload,
+            lambda_runtime::Context::default(),
+        ))
+    };
+    let response = invoke(fixture("events/orders/get-order.json"))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 200);
+    let shipped = invoke(fixture("events/eventbridge/OrderShipped.json"))
+        .await
+        .unwrap();
+    assert_eq!(shipped["status"], "CANCELED");
+}
