@@ -1,5 +1,12 @@
-//! The local stack (being built).
+//! The whole Eventmart system on one machine, routed from template.yaml: a Lambda
+//! Runtime API for the real function binaries, the HTTP API, an EventBridge bus with
+//! rules, retries and dead-letter queues, and DynamoDB stream pollers.
 
 pub mod pattern;
 
 pub use pattern::{Event, EventParseError, Pattern, PatternError};
+pub mod bus;
+pub mod chaos;
+pub mod invoke;
+pub mod runtime;
+pub mod template;
