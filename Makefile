@@ -9,9 +9,11 @@ REGION ?= us-east-1
 
 .PHONY: setup test lint unit-and-integration template-check watch build deploy schemas clean
 
-## setup: Python tools pinned in requirements-dev.txt into .venv, and the arm64 Rust target.
+## setup: Python tools pinned in requirements-dev.txt into .venv, the arm64 Rust target,
+## and Debian's Chromium for the dashboard test.
 setup: $(VENV)/.installed
 	rustup target add aarch64-unknown-linux-gnu >/dev/null
+	scripts/install-chromium.sh
 
 $(VENV)/.installed: requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,6 +30,8 @@ lint:
 
 unit-and-integration:
 	scripts/with-moto.sh cargo test --workspace
+	@# The pattern engine's score per operator on the conformance corpus.
+	cargo test -p eventmart-local --test conformance -- --nocapture
 
 template-check:
 	cfn-lint template.yaml
