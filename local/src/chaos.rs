@@ -16,7 +16,10 @@ pub struct Chaos {
 
 impl Chaos {
     pub fn off() -> Self {
-        Self { max_copies: 2, ..Self::default() }
+        Self {
+            max_copies: 2,
+            ..Self::default()
+        }
     }
 
     pub fn is_off(&self) -> bool {

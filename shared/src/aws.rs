@@ -14,13 +14,17 @@ use std::sync::{Arc, Mutex};
 /// Loads region, credentials and endpoints from the environment (so `AWS_ENDPOINT_URL`
 /// and `AWS_ENDPOINT_URL_<SERVICE>` reach local servers) with a rustls/ring HTTP client.
 pub async fn sdk_config() -> SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(http_client())
         .load()
         .await
+}
+
+/// The HTTP client every SDK client uses: hyper with rustls on ring.
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// Reads a required environment variable, naming it when it is missing.

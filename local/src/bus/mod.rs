@@ -1,1 +1,581 @@
-//! (being built)
+//! The local EventBridge bus: the EventBridge JSON API on a loopback port, rule routing
+//! with the pattern engine, asynchronous delivery with EventBridge's retry policy and
+//! dead-letter queue, Lambda's async-invoke retries and on-failure destination, an
+//! in-memory archive with replay, chaos (duplicates, reordering), and the DynamoDB
+//! Streams poller ([`streams`]).
+//!
+//! Two failure layers, as on AWS:
+//! - *delivery* (EventBridge could not hand the event to Lambda: the function does not
+//!   exist) is retried with exponential backoff up to the rule target's [`RetryPolicy`],
+//!   then sent to the target's dead-letter queue with the message attributes
+//!   `RULE_ARN`, `TARGET_ARN`, `ERROR_CODE`, `ERROR_MESSAGE` (and `RETRY_ATTEMPTS`);
+//! - once Lambda accepted the event, a *function error* (error, timeout, crash) is retried
+//!   [`AsyncInvoke::max_retry_attempts`] times, dropped past its maximum event age, then
+//!   sent to the on-failure queue as the destination record Lambda writes.
+//!
+//! Logs: one line per delivery attempt, written to **stderr** (so that a CLI's stdout
+//! stays its own) in the format chosen by [`LogMode`]; see [`DeliveryRecord`].
+//!
+//! ```no_run
+//! # async fn demo(invoker: std::sync::Arc<dyn eventmart_local::invoke::Invoker>,
+//! #               sqs: aws_sdk_sqs::Client) -> Result<(), eventmart_local::bus::BusError> {
+//! use eventmart_local::bus::*;
+//! let rule = RuleSpec::parse("Orders", "eventmart-dev", r#"{"source":["eventmart.orders"]}"#,
+//!     TargetSpec::new("FulfillmentFunction"))?;
+//! let bus = Bus::start(vec![BusSpec::new("eventmart-dev")], vec![rule], invoker, sqs,
+//!     BusOptions::default(), "127.0.0.1:0".parse().unwrap()).await?;
+//! println!("AWS_ENDPOINT_URL_EVENTBRIDGE={}", bus.endpoint_url());
+//! bus.idle().await;
+//! bus.stop().await;
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod deliver;
+mod log;
+pub mod streams;
+#[cfg(test)]
+mod tests;
+
+pub use api::{ApiError, EntryError, MAX_ENTRIES, MAX_REQUEST_BYTES, PutEventsEntry};
+pub use log::{DeliveryRecord, LogMode, Outcome, Stage};
+pub use streams::{StartingPosition, StreamOptions, StreamPoller, StreamSpec};
+
+use crate::chaos::Chaos;
+use crate::invoke::Invoker;
+use crate::pattern::{Pattern, PatternError};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// The account id and region the local stack pretends to be in (moto's defaults).
+pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// An event bus. The `default` bus always exists, as in every AWS account.
+#[derive(Debug, Clone)]
+pub struct BusSpec {
+    pub name: String,
+    /// The archive's pattern (`AWS::Events::Archive` `EventPattern`); `None` archives
+    /// every event.
+    pub archive_pattern: Option<Pattern>,
+}
+
+impl BusSpec {
+    pub fn new(name: impl Into<String>) -> Self {
+        BusSpec {
+            name: name.into(),
+            archive_pattern: None,
+        }
+    }
+}
+
+/// A rule with one Lambda target (what a SAM `EventBridgeRule` event creates).
+#[derive(Debug, Clone)]
+pub struct RuleSpec {
+    pub name: String,
+    /// The bus name (not ARN).
+    pub bus: String,
+    pub pattern: Pattern,
+    /// The pattern as JSON text, returned by DescribeRule and ListRules.
+    pub pattern_json: String,
+    pub target: TargetSpec,
+    /// The target function's `EventInvokeConfig`.
+    pub async_invoke: AsyncInvoke,
+}
+
+impl RuleSpec {
+    /// A rule whose pattern is parsed from `pattern_json`, with AWS's default async-invoke
+    /// config.
+    pub fn parse(
+        name: impl Into<String>,
+        bus: impl Into<String>,
+        pattern_json: &str,
+        target: TargetSpec,
+    ) -> Result<RuleSpec, PatternError> {
+        Ok(RuleSpec {
+            name: name.into(),
+            bus: bus.into(),
+            pattern: Pattern::parse(pattern_json)?,
+            pattern_json: pattern_json.to_owned(),
+            target,
+            async_invoke: AsyncInvoke::default(),
+        })
+    }
+}
+
+/// A rule's Lambda target: `RetryPolicy` and `DeadLetterConfig`.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// The function's template logical id, as the [`Invoker`] knows it.
+    pub function: String,
+    pub retry: RetryPolicy,
+    /// Queue URL of the rule's `DeadLetterConfig`.
+    pub dead_letter_queue_url: Option<String>,
+}
+
+impl TargetSpec {
+    /// A target with EventBridge's default retry policy and no dead-letter queue.
+    pub fn new(function: impl Into<String>) -> Self {
+        TargetSpec {
+            function: function.into(),
+            retry: RetryPolicy::default(),
+            dead_letter_queue_url: None,
+        }
+    }
+}
+
+/// EventBridge's delivery retry policy. `max_attempts` counts retries after the first
+/// attempt (`MaximumRetryAttempts`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub max_event_age: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// AWS's default: 185 retries over 24 hours.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 185,
+            max_event_age: Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// Lambda's `EventInvokeConfig` for asynchronous invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AsyncInvoke {
+    /// Retries of a function error after the first invocation (0..=2 on AWS).
+    pub max_retry_attempts: u32,
+    /// Past this age (since Lambda accepted the event) no retry is made.
+    pub max_event_age: Duration,
+    /// Queue URL of the `OnFailure` destination.
+    pub on_failure_queue_url: Option<String>,
+}
+
+impl Default for AsyncInvoke {
+    /// AWS's default: 2 retries, 6 hours, no destination.
+    fn default() -> Self {
+        AsyncInvoke {
+            max_retry_attempts: 2,
+            max_event_age: Duration::from_secs(21_600),
+            on_failure_queue_url: None,
+        }
+    }
+}
+
+/// AWS's delays, scalable so that tests and demos run fast. Event ages are not scaled:
+/// they are the specs' own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    /// EventBridge's first delivery retry delay; doubles per attempt (with jitter).
+    pub backoff_base: Duration,
+    /// EventBridge's longest delay between delivery retries.
+    pub backoff_cap: Duration,
+    /// Lambda's delays before its 1st, 2nd, ... async retry; the last repeats.
+    pub async_retry_delays: Vec<Duration>,
+}
+
+impl Timing {
+    /// Roughly AWS's own delays: backoff from 1 s up to 5 min; Lambda retries after about
+    /// 1 and 2 minutes.
+    pub fn aws() -> Self {
+        Timing {
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(300),
+            async_retry_delays: vec![Duration::from_secs(60), Duration::from_secs(120)],
+        }
+    }
+
+    /// AWS's delays multiplied by `factor` (e.g. `0.001` for tests).
+    pub fn scaled(&self, factor: f64) -> Self {
+        let f = |d: Duration| d.mul_f64(factor.clamp(0.0, 1e6));
+        Timing {
+            backoff_base: f(self.backoff_base),
+            backoff_cap: f(self.backoff_cap),
+            async_retry_delays: self.async_retry_delays.iter().map(|d| f(*d)).collect(),
+        }
+    }
+
+    /// Delays small enough for tests: AWS's scaled by 1/1000.
+    pub fn fast() -> Self {
+        Self::aws().scaled(0.001)
+    }
+
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        let exp = self
+            .backoff_base
+            .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX));
+        let d = exp.min(self.backoff_cap);
+        // Jitter in [d/2, d], as AWS spreads retries.
+        d.mul_f64(0.5 + fastrand::f64() / 2.0)
+    }
+
+    pub(crate) fn async_delay(&self, retry: u32) -> Duration {
+        let i = (retry as usize).saturating_sub(1);
+        self.async_retry_delays
+            .get(i)
+            .or(self.async_retry_delays.last())
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self::aws()
+    }
+}
+
+/// How the bus behaves besides its rules.
+#[derive(Debug, Clone)]
+pub struct BusOptions {
+    pub chaos: Chaos,
+    pub timing: Timing,
+    pub log: LogMode,
+    pub account_id: String,
+    pub region: String,
+}
+
+impl Default for BusOptions {
+    fn default() -> Self {
+        BusOptions {
+            chaos: Chaos::off(),
+            timing: Timing::aws(),
+            log: LogMode::Human,
+            account_id: DEFAULT_ACCOUNT_ID.to_owned(),
+            region: DEFAULT_REGION.to_owned(),
+        }
+    }
+}
+
+/// Why the bus could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("rule {rule}: event bus {bus} is not defined")]
+    UnknownBus { rule: String, bus: String },
+    #[error("rule {rule} is defined twice on event bus {bus}")]
+    DuplicateRule { rule: String, bus: String },
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+}
+
+/// What the bus has done so far. `retried` counts both layers' retries; `dead_lettered`
+/// counts messages sent to a dead-letter or on-failure queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Entries PutEvents accepted.
+    pub events_accepted: u64,
+    /// (event, rule) deliveries started, duplicates and replays included.
+    pub deliveries: u64,
+    /// Invocations that succeeded.
+    pub delivered: u64,
+    pub retried: u64,
+    pub dead_lettered: u64,
+    /// Deliveries that failed for good with no queue to send them to.
+    pub dropped: u64,
+    /// Failures to write to a dead-letter queue (the message is lost; logged).
+    pub dead_letter_errors: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct AtomicCounters {
+    pub events_accepted: AtomicU64,
+    pub deliveries: AtomicU64,
+    pub delivered: AtomicU64,
+    pub retried: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub dropped: AtomicU64,
+    pub dead_letter_errors: AtomicU64,
+}
+
+impl AtomicCounters {
+    fn snapshot(&self) -> Counters {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counters {
+            events_accepted: g(&self.events_accepted),
+            deliveries: g(&self.deliveries),
+            delivered: g(&self.delivered),
+            retried: g(&self.retried),
+            dead_lettered: g(&self.dead_lettered),
+            dropped: g(&self.dropped),
+            dead_letter_errors: g(&self.dead_letter_errors),
+        }
+    }
+
+    pub(crate) fn bump(a: &AtomicU64) {
+        a.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// An event kept by the archive.
+#[derive(Debug, Clone)]
+pub struct ArchivedEvent {
+    /// When the bus accepted it; replay selects on this.
+    pub received: DateTime<Utc>,
+    pub bus: String,
+    /// The full EventBridge envelope.
+    pub event: Value,
+}
+
+/// A rule with its ARNs, as routed.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub spec: RuleSpec,
+    pub arn: String,
+    pub target_arn: String,
+}
+
+pub(crate) struct BusState {
+    pub spec: BusSpec,
+    pub arn: String,
+    pub rules: Vec<Arc<Rule>>,
+}
+
+pub(crate) struct Inner {
+    pub buses: Vec<BusState>,
+    pub invoker: Arc<dyn Invoker>,
+    pub sqs: aws_sdk_sqs::Client,
+    pub options: BusOptions,
+    pub counters: AtomicCounters,
+    pub archive: Mutex<Vec<ArchivedEvent>>,
+    pub records: Mutex<Vec<DeliveryRecord>>,
+    /// Deliveries not yet finished; `idle` waits for 0.
+    pub pending: watch::Sender<usize>,
+    /// Becomes true on stop; delivery tasks stop waiting.
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl Inner {
+    pub(crate) fn bus(&self, name: &str) -> Option<&BusState> {
+        self.buses.iter().find(|b| b.spec.name == name)
+    }
+}
+
+/// The running bus. Dropping it stops the server and pending deliveries.
+pub struct Bus {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    stop_server: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Bus {
+    /// Builds the routing table and serves the EventBridge JSON 1.1 API on `addr`
+    /// (use `127.0.0.1:0` for a free port, then [`Bus::local_addr`]).
+    pub async fn start(
+        buses: Vec<BusSpec>,
+        rules: Vec<RuleSpec>,
+        invoker: Arc<dyn Invoker>,
+        sqs: aws_sdk_sqs::Client,
+        options: BusOptions,
+        addr: SocketAddr,
+    ) -> Result<Bus, BusError> {
+        let mut specs = buses;
+        if !specs.iter().any(|b| b.name == "default") {
+            specs.insert(0, BusSpec::new("default"));
+        }
+        let (region, account) = (&options.region, &options.account_id);
+        let mut states: Vec<BusState> = specs
+            .into_iter()
+            .map(|spec| BusState {
+                arn: format!("arn:aws:events:{region}:{account}:event-bus/{}", spec.name),
+                spec,
+                rules: Vec::new(),
+            })
+            .collect();
+        for r in rules {
+            let Some(state) = states.iter_mut().find(|b| b.spec.name == r.bus) else {
+                return Err(BusError::UnknownBus {
+                    rule: r.name,
+                    bus: r.bus,
+                });
+            };
+            if state.rules.iter().any(|x| x.spec.name == r.name) {
+                return Err(BusError::DuplicateRule {
+                    rule: r.name,
+                    bus: r.bus,
+                });
+            }
+            let arn = if r.bus == "default" {
+                format!("arn:aws:events:{region}:{account}:rule/{}", r.name)
+            } else {
+                format!(
+                    "arn:aws:events:{region}:{account}:rule/{}/{}",
+                    r.bus, r.name
+                )
+            };
+            let target_arn = function_arn(region, account, &r.target.function);
+            state.rules.push(Arc::new(Rule {
+                spec: r,
+                arn,
+                target_arn,
+            }));
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| BusError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| BusError::Bind { addr, source })?;
+        let inner = Arc::new(Inner {
+            buses: states,
+            invoker,
+            sqs,
+            options,
+            counters: AtomicCounters::default(),
+            archive: Mutex::new(Vec::new()),
+            records: Mutex::new(Vec::new()),
+            pending: watch::Sender::new(0),
+            shutdown: watch::Sender::new(false),
+        });
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = api::router(inner.clone());
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "event bus server failed");
+            }
+        });
+        Ok(Bus {
+            inner,
+            addr: local,
+            stop_server: Some(tx),
+            server: Some(server),
+        })
+    }
+
+    /// The address the API listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`: the value for `--endpoint-url` and
+    /// `AWS_ENDPOINT_URL_EVENTBRIDGE`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// PutEvents in process, with the API's validation. `Err` is a request-level error;
+    /// otherwise one result per entry (the event id or the entry's error).
+    pub fn put_events(
+        &self,
+        entries: Vec<PutEventsEntry>,
+    ) -> Result<Vec<Result<String, EntryError>>, ApiError> {
+        api::put_events(&self.inner, entries)
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        self.inner.counters.snapshot()
+    }
+
+    /// Every delivery attempt so far, in the order they were logged.
+    pub fn delivery_log(&self) -> Vec<DeliveryRecord> {
+        self.inner
+            .records
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// Waits until no delivery is pending (including retries waiting for their delay and
+    /// deliveries held by the reorder window).
+    pub async fn idle(&self) {
+        let mut rx = self.inner.pending.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+
+    /// Every archived event, oldest first.
+    pub fn archive(&self) -> Vec<ArchivedEvent> {
+        self.inner
+            .archive
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+
+    /// Re-routes the archived events received in `[from, to)` to the rules of their bus,
+    /// each with a `replay-name` field as EventBridge adds (same `id`). Returns how many
+    /// events were replayed. Replayed events are not archived again.
+    pub fn replay(&self, name: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> usize {
+        let selected: Vec<ArchivedEvent> = self
+            .archive()
+            .into_iter()
+            .filter(|a| a.received >= from && a.received < to)
+            .collect();
+        for a in &selected {
+            let mut event = a.event.clone();
+            if let Value::Object(o) = &mut event {
+                o.insert("replay-name".into(), Value::String(name.to_owned()));
+            }
+            deliver::route(&self.inner, &a.bus, Arc::new(event));
+        }
+        selected.len()
+    }
+
+    /// Stops the server and cancels pending deliveries.
+    pub async fn stop(mut self) {
+        self.shutdown_now();
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    fn shutdown_now(&mut self) {
+        self.inner.shutdown.send_replace(true);
+        if let Some(tx) = self.stop_server.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        self.shutdown_now();
+    }
+}
+
+/// An [`Invoker`] made of a closure `(function, payload) -> future`: fake functions for
+/// tests and demos.
+pub struct FnInvoker<F>(pub F);
+
+impl<F, Fut> Invoker for FnInvoker<F>
+where
+    F: Fn(String, Value) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Value, crate::invoke::InvokeError>> + Send + 'static,
+{
+    fn invoke(
+        &self,
+        function: &str,
+        payload: Value,
+    ) -> crate::invoke::BoxFuture<'_, Result<Value, crate::invoke::InvokeError>> {
+        Box::pin((self.0)(function.to_owned(), payload))
+    }
+}
+
+/// `arn:aws:lambda:<region>:<account>:function:<name>`.
+pub fn function_arn(region: &str, account: &str, function: &str) -> String {
+    format!("arn:aws:lambda:{region}:{account}:function:{function}")
+}
+
+/// The ARN of a queue from its URL (`http://host/<account>/<name>`), as SQS names it.
+pub fn queue_arn(region: &str, url: &str) -> String {
+    let mut parts = url.trim_end_matches('/').rsplit('/');
+    let name = parts.next().unwrap_or_default();
+    let account = parts.next().unwrap_or(DEFAULT_ACCOUNT_ID);
+    format!("arn:aws:sqs:{region}:{account}:{name}")
+}

@@ -1,0 +1,513 @@
+//! The EventBridge JSON 1.1 API: `POST /` with `X-Amz-Target: AWSEvents.<Op>`. SigV4
+//! signatures are not checked (the bus listens on loopback only).
+
+use super::deliver::route;
+use super::{ArchivedEvent, AtomicCounters, Inner};
+use crate::pattern::Pattern;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// AWS's limit on the total size of a PutEvents request's entries.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+/// AWS's limit on the number of entries per PutEvents.
+pub const MAX_ENTRIES: usize = 10;
+
+/// A request-level error, shaped as AWS's JSON protocol does:
+/// `{"__type": "<code>", "message": "..."}` with HTTP 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn validation(message: impl Into<String>) -> Self {
+        Self::new("ValidationException", message)
+    }
+
+    fn serialization(message: impl Into<String>) -> Self {
+        Self::new("SerializationException", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"__type": self.code, "message": self.message}).to_string();
+        let mut resp = (StatusCode::BAD_REQUEST, body).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Ok(v) = HeaderValue::from_str(&self.code) {
+            h.insert("x-amzn-errortype", v);
+        }
+        resp
+    }
+}
+
+/// A failed PutEvents entry: `{"ErrorCode", "ErrorMessage"}` in the response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct EntryError {
+    pub code: String,
+    pub message: String,
+}
+
+impl EntryError {
+    fn new(code: &str, message: impl Into<String>) -> Self {
+        EntryError {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One PutEvents entry, as the API takes it (fields optional so that validation can
+/// report what is missing, as AWS does).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PutEventsEntry {
+    pub source: Option<String>,
+    pub detail_type: Option<String>,
+    /// JSON text of an object.
+    pub detail: Option<String>,
+    /// Name or ARN; `default` when absent.
+    pub event_bus_name: Option<String>,
+    pub resources: Vec<String>,
+    pub time: Option<DateTime<Utc>>,
+}
+
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+pub(crate) fn router(inner: Arc<Inner>) -> Router {
+    Router::new().route("/", post(handle)).with_state(inner)
+}
+
+async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match dispatch(&inner, target, &body) {
+        Ok(v) => {
+            let mut resp = (StatusCode::OK, v.to_string()).into_response();
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn dispatch(inner: &Arc<Inner>, target: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let Some(op) = target.strip_prefix("AWSEvents.") else {
+        return Err(ApiError::new(
+            "UnknownOperationException",
+            format!("Missing or unknown X-Amz-Target header: '{target}'"),
+        ));
+    };
+    let req: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::serialization(format!("Request body is not valid JSON: {e}")))?
+    };
+    if !req.is_object() {
+        return Err(ApiError::serialization(
+            "Request body must be a JSON object",
+        ));
+    }
+    match op {
+        "PutEvents" => put_events_op(inner, &req),
+        "TestEventPattern" => test_event_pattern(&req),
+        "ListRules" => list_rules(inner, &req),
+        "DescribeRule" => describe_rule(inner, &req),
+        "ListTargetsByRule" => list_targets_by_rule(inner, &req),
+        "ListEventBuses" => list_event_buses(inner, &req),
+        "DescribeEventBus" => describe_event_bus(inner, &req),
+        other => Err(ApiError::new(
+            "UnknownOperationException",
+            format!("Operation {other} is not supported by the local event bus"),
+        )),
+    }
+}
+
+/// An optional string member; a non-string is a serialization error, as in AWS.
+fn opt_str<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, ApiError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::serialization(format!(
+            "Value for '{key}' must be a string"
+        ))),
+    }
+}
+
+fn req_str<'a>(v: &'a Value, key: &str) -> Result<&'a str, ApiError> {
+    opt_str(v, key)?.ok_or_else(|| {
+        ApiError::validation(format!(
+            "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+            lower_first(key)
+        ))
+    })
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// `Time` comes as epoch seconds (what the SDKs send) or as an RFC 3339 string.
+fn parse_time(v: &Value) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => {
+            let secs = n.as_f64().unwrap_or(f64::NAN);
+            if !secs.is_finite() {
+                return Err(ApiError::serialization("Time is not a valid timestamp"));
+            }
+            let whole = secs.floor();
+            let nanos = ((secs - whole) * 1e9) as u32;
+            Utc.timestamp_opt(whole as i64, nanos)
+                .single()
+                .map(Some)
+                .ok_or_else(|| ApiError::serialization("Time is out of range"))
+        }
+        Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| ApiError::serialization(format!("Time '{s}' is not a valid timestamp"))),
+        _ => Err(ApiError::serialization("Time must be a timestamp")),
+    }
+}
+
+fn parse_entry(v: &Value) -> Result<PutEventsEntry, ApiError> {
+    if !v.is_object() {
+        return Err(ApiError::serialization("Each entry must be a JSON object"));
+    }
+    let resources = match v.get("Resources") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|r| {
+                r.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::serialization("Resources must be strings"))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(ApiError::serialization("Resources must be a list")),
+    };
+    Ok(PutEventsEntry {
+        source: opt_str(v, "Source")?.map(str::to_owned),
+        detail_type: opt_str(v, "DetailType")?.map(str::to_owned),
+        detail: opt_str(v, "Detail")?.map(str::to_owned),
+        event_bus_name: opt_str(v, "EventBusName")?.map(str::to_owned),
+        resources,
+        time: parse_time(v.get("Time").unwrap_or(&Value::Null))?,
+    })
+}
+
+fn put_events_op(inner: &Arc<Inner>, req: &Value) -> Result<Value, ApiError> {
+    let entries = match req.get("Entries") {
+        Some(Value::Array(a)) => a.iter().map(parse_entry).collect::<Result<Vec<_>, _>>()?,
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => return Err(ApiError::serialization("Entries must be a list")),
+    };
+    let results = put_events(inner, entries)?;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    let out: Vec<Value> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(id) => json!({"EventId": id}),
+            Err(e) => json!({"ErrorCode": e.code, "ErrorMessage": e.message}),
+        })
+        .collect();
+    Ok(json!({"FailedEntryCount": failed, "Entries": out}))
+}
+
+/// The bus name of a name or an event-bus ARN.
+fn bus_name(name_or_arn: &str) -> &str {
+    if name_or_arn.starts_with("arn:") {
+        name_or_arn
+            .rsplit_once(":event-bus/")
+            .map(|(_, n)| n)
+            .unwrap_or(name_or_arn)
+    } else {
+        name_or_arn
+    }
+}
+
+/// AWS counts an entry's size as its Time (14 bytes), Source, DetailType, Detail and
+/// Resources in UTF-8.
+fn entry_size(e: &PutEventsEntry) -> usize {
+    let s = |o: &Option<String>| o.as_deref().map_or(0, str::len);
+    e.time.map_or(0, |_| 14)
+        + s(&e.source)
+        + s(&e.detail_type)
+        + s(&e.detail)
+        + e.resources.iter().map(String::len).sum::<usize>()
+}
+
+pub(crate) fn put_events(
+    inner: &Arc<Inner>,
+    entries: Vec<PutEventsEntry>,
+) -> Result<Vec<Result<String, EntryError>>, ApiError> {
+    if entries.is_empty() {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value '[]' at 'entries' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
+    }
+    if entries.len() > MAX_ENTRIES {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to {MAX_ENTRIES}"
+        )));
+    }
+    if entries.iter().map(entry_size).sum::<usize>() > MAX_REQUEST_BYTES {
+        return Err(ApiError::validation(
+            "Total size of the entries in the request is over the limit.",
+        ));
+    }
+    Ok(entries.into_iter().map(|e| accept(inner, e)).collect())
+}
+
+fn required(field: &str, v: &Option<String>) -> Result<String, EntryError> {
+    match v.as_deref() {
+        Some(s) if !s.is_empty() => Ok(s.to_owned()),
+        _ => Err(EntryError::new(
+            "InvalidArgument",
+            format!("Parameter {field} is not valid. Reason: {field} is a required argument."),
+        )),
+    }
+}
+
+/// Validates one entry, builds its envelope, archives it and routes it.
+fn accept(inner: &Arc<Inner>, e: PutEventsEntry) -> Result<String, EntryError> {
+    let source = required("Source", &e.source)?;
+    let detail_type = required("DetailType", &e.detail_type)?;
+    let detail_text = required("Detail", &e.detail)?;
+    let detail: Value = match serde_json::from_str(&detail_text) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return Err(EntryError::new("MalformedDetail", "Detail is malformed.")),
+    };
+    // Stricter than AWS, which silently accepts events for a bus that does not exist:
+    // locally a typo in a bus name should be loud.
+    let bus = bus_name(e.event_bus_name.as_deref().unwrap_or("default")).to_owned();
+    let Some(state) = inner.bus(&bus) else {
+        return Err(EntryError::new(
+            "InvalidArgument",
+            format!("Parameter EventBusName is not valid. Reason: Event bus {bus} does not exist."),
+        ));
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = Utc::now();
+    let event = Arc::new(json!({
+        "version": "0",
+        "id": id,
+        "detail-type": detail_type,
+        "source": source,
+        "account": inner.options.account_id,
+        "time": e.time.unwrap_or(now).to_rfc3339_opts(SecondsFormat::Secs, true),
+        "region": inner.options.region,
+        "resources": e.resources,
+        "detail": detail,
+    }));
+    AtomicCounters::bump(&inner.counters.events_accepted);
+    let archived = state
+        .spec
+        .archive_pattern
+        .as_ref()
+        .is_none_or(|p| p.matches(&event));
+    if archived && let Ok(mut a) = inner.archive.lock() {
+        a.push(ArchivedEvent {
+            received: now,
+            bus: bus.clone(),
+            event: (*event).clone(),
+        });
+    }
+    route(inner, &bus, event);
+    Ok(id)
+}
+
+/// AWS requires these fields in TestEventPattern's event.
+const TEST_EVENT_FIELDS: [&str; 7] = [
+    "id",
+    "account",
+    "source",
+    "time",
+    "region",
+    "resources",
+    "detail-type",
+];
+
+fn test_event_pattern(req: &Value) -> Result<Value, ApiError> {
+    let pattern = req_str(req, "EventPattern")?;
+    let event = req_str(req, "Event")?;
+    let pattern = Pattern::parse(pattern)
+        .map_err(|e| ApiError::new("InvalidEventPatternException", e.to_string()))?;
+    let parsed: Value = match serde_json::from_str(event) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            return Err(ApiError::validation(
+                "Parameter Event is not valid. Reason: Event is not a valid JSON object.",
+            ));
+        }
+    };
+    let missing: Vec<&str> = TEST_EVENT_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| parsed.get(f).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::validation(format!(
+            "Parameter Event is not valid. Reason: Provided Event is missing required field(s): {}",
+            missing.join(", ")
+        )));
+    }
+    // Match the raw text so that numbers compare as written.
+    let result = pattern
+        .matches_json(event)
+        .map_err(|e| ApiError::validation(e.to_string()))?;
+    Ok(json!({"Result": result}))
+}
+
+/// The bus named by `EventBusName` (name or ARN; `default` when absent).
+fn find_bus<'a>(inner: &'a Inner, req: &Value) -> Result<&'a super::BusState, ApiError> {
+    let name = bus_name(opt_str(req, "EventBusName")?.unwrap_or("default"));
+    inner.bus(name).ok_or_else(|| {
+        ApiError::new(
+            "ResourceNotFoundException",
+            format!("Event bus {name} does not exist."),
+        )
+    })
+}
+
+fn rule_json(rule: &super::Rule) -> Value {
+    json!({
+        "Name": rule.spec.name,
+        "Arn": rule.arn,
+        "EventPattern": rule.spec.pattern_json,
+        "State": "ENABLED",
+        "EventBusName": rule.spec.bus,
+    })
+}
+
+/// Pagination: `NextToken` is the index of the next item.
+fn page<T>(items: Vec<T>, req: &Value) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let start = match opt_str(req, "NextToken")? {
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::validation("The NextToken is not valid."))?,
+        None => 0,
+    };
+    let limit = match req.get("Limit") {
+        None | Some(Value::Null) => 100,
+        Some(v) => match v.as_u64() {
+            Some(n @ 1..=100) => n as usize,
+            _ => {
+                return Err(ApiError::validation(
+                    "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value between 1 and 100",
+                ));
+            }
+        },
+    };
+    let total = items.len();
+    let out: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let next = (start + out.len() < total).then(|| (start + out.len()).to_string());
+    Ok((out, next))
+}
+
+fn list_rules(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
+    let bus = find_bus(inner, req)?;
+    let prefix = opt_str(req, "NamePrefix")?.unwrap_or_default();
+    let rules: Vec<Value> = bus
+        .rules
+        .iter()
+        .filter(|r| r.spec.name.starts_with(prefix))
+        .map(|r| rule_json(r))
+        .collect();
+    let (rules, next) = page(rules, req)?;
+    let mut out = json!({"Rules": rules});
+    if let Some(n) = next {
+        out["NextToken"] = Value::String(n);
+    }
+    Ok(out)
+}
+
+fn find_rule<'a>(inner: &'a Inner, req: &Value, key: &str) -> Result<&'a super::Rule, ApiError> {
+    let bus = find_bus(inner, req)?;
+    let name = req_str(req, key)?;
+    bus.rules
+        .iter()
+        .find(|r| r.spec.name == name)
+        .map(|r| r.as_ref())
+        .ok_or_else(|| {
+            ApiError::new(
+                "ResourceNotFoundException",
+                format!("Rule {name} does not exist on EventBus {}.", bus.spec.name),
+            )
+        })
+}
+
+fn describe_rule(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
+    let rule = find_rule(inner, req, "Name")?;
+    let mut out = rule_json(rule);
+    out["CreatedBy"] = Value::String(inner.options.account_id.clone());
+    Ok(out)
+}
+
+fn list_targets_by_rule(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
+    let rule = find_rule(inner, req, "Rule")?;
+    let t = &rule.spec.target;
+    let mut target = json!({
+        "Id": t.function,
+        "Arn": rule.target_arn,
+        "RetryPolicy": {
+            "MaximumRetryAttempts": t.retry.max_attempts,
+            "MaximumEventAgeInSeconds": t.retry.max_event_age.as_secs(),
+        },
+    });
+    if let Some(q) = &t.dead_letter_queue_url {
+        target["DeadLetterConfig"] = json!({"Arn": super::queue_arn(&inner.options.region, q)});
+    }
+    Ok(json!({"Targets": [target]}))
+}
+
+fn list_event_buses(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
+    let prefix = opt_str(req, "NamePrefix")?.unwrap_or_default();
+    let buses: Vec<Value> = inner
+        .buses
+        .iter()
+        .filter(|b| b.spec.name.starts_with(prefix))
+        .map(|b| json!({"Name": b.spec.name, "Arn": b.arn}))
+        .collect();
+    let (buses, next) = page(buses, req)?;
+    let mut out = json!({"EventBuses": buses});
+    if let Some(n) = next {
+        out["NextToken"] = Value::String(n);
+    }
+    Ok(out)
+}
+
+fn describe_event_bus(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
+    let name = bus_name(opt_str(req, "Name")?.unwrap_or("default"));
+    let bus = inner.bus(name).ok_or_else(|| {
+        ApiError::new(
+            "ResourceNotFoundException",
+            format!("Event bus {name} does not exist."),
+        )
+    })?;
+    Ok(json!({"Name": bus.spec.name, "Arn": bus.arn}))
+}

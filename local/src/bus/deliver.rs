@@ -1,0 +1,300 @@
+//! Routing and asynchronous delivery: EventBridge's retry policy and dead-letter queue,
+//! then Lambda's async retries and on-failure destination.
+
+use super::log::{DeliveryRecord, Outcome, Stage, emit};
+use super::{AtomicCounters, Inner, Rule};
+use crate::invoke::InvokeError;
+use aws_sdk_sqs::types::MessageAttributeValue;
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Matches `event` against every rule of `bus` and starts one delivery per matched rule
+/// (several under the duplicates chaos switch). Never blocks: deliveries run as tasks,
+/// counted in `pending` before this returns so that `idle` sees them.
+pub(crate) fn route(inner: &Arc<Inner>, bus: &str, event: Arc<Value>) {
+    let Some(state) = inner.bus(bus) else { return };
+    let chaos = &inner.options.chaos;
+    for rule in state
+        .rules
+        .iter()
+        .filter(|r| r.spec.pattern.matches(&event))
+    {
+        let copies = if chaos.duplicate_fraction > 0.0 && fastrand::f64() < chaos.duplicate_fraction
+        {
+            fastrand::u32(2..=chaos.max_copies.clamp(2, 10))
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            AtomicCounters::bump(&inner.counters.deliveries);
+            inner.pending.send_modify(|n| *n += 1);
+            let (inner, rule, event) = (inner.clone(), rule.clone(), event.clone());
+            tokio::spawn(async move {
+                // Decrement even if the delivery panics or is cancelled.
+                let _guard = PendingGuard(inner.clone());
+                deliver(&inner, &rule, &event).await;
+            });
+        }
+    }
+}
+
+struct PendingGuard(Arc<Inner>);
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.0.pending.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Sleeps, unless the bus stops first (then returns false).
+async fn sleep(inner: &Inner, d: Duration) -> bool {
+    let mut stop = inner.shutdown.subscribe();
+    if *stop.borrow() {
+        return false;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = stop.wait_for(|s| *s) => false,
+    }
+}
+
+fn text(event: &Value, key: &str) -> String {
+    event
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
+    let chaos = &inner.options.chaos;
+    // Reordering: each delivery is held for a random time within the window, so deliveries
+    // made close together are released in random order.
+    if !chaos.reorder_window.is_zero() {
+        let hold = chaos.reorder_window.mul_f64(fastrand::f64());
+        if !sleep(inner, hold).await {
+            return;
+        }
+    }
+    let spec = &rule.spec;
+    let record = |stage, attempt, outcome| DeliveryRecord {
+        event_id: text(event, "id"),
+        detail_type: text(event, "detail-type"),
+        rule: spec.name.clone(),
+        target: spec.target.function.clone(),
+        stage,
+        attempt,
+        outcome,
+        replay: event
+            .get("replay-name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
+
+    // EventBridge: hand the event to Lambda. Only "the function cannot take it" is a
+    // delivery failure; anything else means Lambda accepted and ran it.
+    let start = Instant::now();
+    let mut attempt = 0u32;
+    let first = loop {
+        attempt += 1;
+        match inner
+            .invoker
+            .invoke(&spec.target.function, event.clone())
+            .await
+        {
+            Err(e @ InvokeError::NoSuchFunction(_)) => {
+                let retry = &spec.target.retry;
+                let delay = inner.options.timing.backoff(attempt - 1);
+                if attempt > retry.max_attempts || start.elapsed() + delay > retry.max_event_age {
+                    delivery_failed(inner, rule, event, &e, attempt, &record).await;
+                    return;
+                }
+                emit(
+                    inner,
+                    record(Stage::Delivery, attempt, Outcome::Retrying(e.to_string())),
+                );
+                AtomicCounters::bump(&inner.counters.retried);
+                if !sleep(inner, delay).await {
+                    return;
+                }
+            }
+            other => break other,
+        }
+    };
+
+    // Lambda async invoke: retries function errors, then the on-failure destination.
+    let cfg = &spec.async_invoke;
+    let accepted = Instant::now();
+    let mut result = first;
+    let mut invokes = 1u32;
+    loop {
+        let error = match result {
+            Ok(_) => {
+                AtomicCounters::bump(&inner.counters.delivered);
+                emit(inner, record(Stage::Invoke, invokes, Outcome::Ok));
+                return;
+            }
+            Err(e) => e,
+        };
+        let condition = if invokes > cfg.max_retry_attempts {
+            Some("RetriesExhausted")
+        } else if accepted.elapsed() + inner.options.timing.async_delay(invokes) > cfg.max_event_age
+        {
+            Some("EventAgeExceeded")
+        } else {
+            None
+        };
+        if let Some(condition) = condition {
+            let outcome = match &cfg.on_failure_queue_url {
+                Some(queue) => {
+                    let body = destination_record(rule, event, &error, condition, invokes);
+                    match send(inner, queue, body.to_string(), &[]).await {
+                        Ok(()) => {
+                            AtomicCounters::bump(&inner.counters.dead_lettered);
+                            Outcome::DeadLettered {
+                                queue: queue.clone(),
+                                error: format!("{condition}: {error}"),
+                            }
+                        }
+                        Err(send_error) => {
+                            AtomicCounters::bump(&inner.counters.dead_letter_errors);
+                            Outcome::Dropped(format!(
+                                "{condition}: {error}; on-failure send failed: {send_error}"
+                            ))
+                        }
+                    }
+                }
+                None => {
+                    AtomicCounters::bump(&inner.counters.dropped);
+                    Outcome::Dropped(format!("{condition}: {error}"))
+                }
+            };
+            emit(inner, record(Stage::Invoke, invokes, outcome));
+            return;
+        }
+        emit(
+            inner,
+            record(Stage::Invoke, invokes, Outcome::Retrying(error.to_string())),
+        );
+        AtomicCounters::bump(&inner.counters.retried);
+        if !sleep(inner, inner.options.timing.async_delay(invokes)).await {
+            return;
+        }
+        invokes += 1;
+        result = inner
+            .invoker
+            .invoke(&spec.target.function, event.clone())
+            .await;
+    }
+}
+
+/// EventBridge gave up: the event goes to the target's dead-letter queue with the reason
+/// in message attributes, as EventBridge writes it.
+async fn delivery_failed(
+    inner: &Inner,
+    rule: &Rule,
+    event: &Value,
+    error: &InvokeError,
+    attempt: u32,
+    record: &(dyn Fn(Stage, u32, Outcome) -> DeliveryRecord + Sync),
+) {
+    let retries = attempt.saturating_sub(1).to_string();
+    let outcome = match &rule.spec.target.dead_letter_queue_url {
+        Some(queue) => {
+            let message = error.to_string();
+            let attrs = [
+                ("RULE_ARN", rule.arn.as_str()),
+                ("TARGET_ARN", rule.target_arn.as_str()),
+                ("ERROR_CODE", error.error_type()),
+                ("ERROR_MESSAGE", message.as_str()),
+                ("RETRY_ATTEMPTS", retries.as_str()),
+            ];
+            match send(inner, queue, event.to_string(), &attrs).await {
+                Ok(()) => {
+                    AtomicCounters::bump(&inner.counters.dead_lettered);
+                    Outcome::DeadLettered {
+                        queue: queue.clone(),
+                        error: message,
+                    }
+                }
+                Err(e) => {
+                    AtomicCounters::bump(&inner.counters.dead_letter_errors);
+                    Outcome::Dropped(format!("{error}; dead-letter send failed: {e}"))
+                }
+            }
+        }
+        None => {
+            AtomicCounters::bump(&inner.counters.dropped);
+            Outcome::Dropped(error.to_string())
+        }
+    };
+    emit(inner, record(Stage::Delivery, attempt, outcome));
+}
+
+/// The record Lambda sends to an asynchronous invocation's on-failure destination.
+pub(crate) fn destination_record(
+    rule: &Rule,
+    event: &Value,
+    error: &InvokeError,
+    condition: &str,
+    invokes: u32,
+) -> Value {
+    let message = match error {
+        InvokeError::Function { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    json!({
+        "version": "1.0",
+        "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        "requestContext": {
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "functionArn": format!("{}:$LATEST", rule.target_arn),
+            "condition": condition,
+            "approximateInvokeCount": invokes,
+        },
+        "requestPayload": event,
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": {
+            "errorType": error.error_type(),
+            "errorMessage": message,
+        },
+    })
+}
+
+/// Sends one SQS message with string attributes.
+pub(crate) async fn send(
+    inner: &Inner,
+    queue: &str,
+    body: String,
+    attrs: &[(&str, &str)],
+) -> Result<(), String> {
+    send_with(&inner.sqs, queue, body, attrs).await
+}
+
+pub(crate) async fn send_with(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &str,
+    body: String,
+    attrs: &[(&str, &str)],
+) -> Result<(), String> {
+    let mut req = sqs.send_message().queue_url(queue).message_body(body);
+    for (name, value) in attrs {
+        let v = MessageAttributeValue::builder()
+            .data_type("String")
+            // SQS rejects empty string attributes.
+            .string_value(if value.is_empty() { "-" } else { value })
+            .build()
+            .map_err(|e| e.to_string())?;
+        req = req.message_attributes(*name, v);
+    }
+    req.send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+}

@@ -1,0 +1,444 @@
+//! The demo: the story of DESIGN.md told through the running stack, then checked.
+//!
+//! A customer orders running shoes (prepared, emailed, counted); a second order is
+//! canceled and its shipment reversed; a third ships and its late cancel is refused; a
+//! member signs up, cancels, and gets the "come back" email. With chaos on, deliveries
+//! are duplicated and reordered. Every effect is then counted where it landed.
+
+use crate::client::{self, HttpResponse};
+use crate::stack::LocalStack;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// One expectation and what was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub what: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+impl Check {
+    pub fn ok(&self) -> bool {
+        self.expected == self.actual
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    /// What happened, in order, for people.
+    pub story: Vec<String>,
+    /// Successful deliveries per (rule target, detail-type).
+    pub consumers: BTreeMap<String, BTreeMap<String, u64>>,
+    pub summary: Value,
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(Check::ok)
+    }
+
+    fn check(&mut self, what: &str, expected: impl ToString, actual: impl ToString) {
+        self.checks.push(Check {
+            what: what.into(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Http(#[from] client::ClientError),
+    #[error("{step}: expected HTTP {expected}, got {status}: {body}")]
+    Status {
+        step: String,
+        expected: u16,
+        status: u16,
+        body: String,
+    },
+    #[error("reading {0}: {1}")]
+    Read(String, String),
+}
+
+struct Api<'a> {
+    base: &'a str,
+}
+
+impl Api<'_> {
+    /// One request, retried with the same `Idempotency-Key` while the API answers 5xx
+    /// (an instance killed by chaos): what a careful client does.
+    async fn call(
+        &self,
+        step: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        expected: u16,
+    ) -> Result<Value, DemoError> {
+        let key = uuid::Uuid::new_v4().to_string();
+        let bytes = body.as_ref().map(|b| b.to_string().into_bytes());
+        let headers = [
+            ("content-type", "application/json"),
+            ("idempotency-key", key.as_str()),
+        ];
+        let headers: &[(&str, &str)] = if method == "POST" { &headers } else { &[] };
+        let mut attempt = 0;
+        let r: HttpResponse = loop {
+            let r = client::request(
+                method,
+                &format!("{}{path}", self.base),
+                headers,
+                bytes.as_deref(),
+            )
+            .await?;
+            attempt += 1;
+            if r.status < 500 || attempt == 8 {
+                break r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+        };
+        if r.status != expected {
+            return Err(DemoError::Status {
+                step: step.into(),
+                expected,
+                status: r.status,
+                body: r.text(),
+            });
+        }
+        Ok(r.json().unwrap_or(Value::Null))
+    }
+}
+
+fn order(items: Value) -> Value {
+    json!({"customerId": "cust-ada", "email": "ada@example.com", "currency": "EUR", "items": items})
+}
+
+/// Runs the story against a started stack and checks every effect.
+pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
+    let endpoints = stack.endpoints();
+    let api = Api {
+        base: &endpoints.http_api,
+    };
+    let mut report = Report::default();
+    let mut story = |s: String| report.story.push(s);
+
+    let shoes = api
+        .call(
+            "place the shoes order",
+            "POST",
+            "/orders",
+            Some(order(
+                json!([{"sku": "SHOE-RUN-42", "quantity": 1, "unitPriceMinor": 8999}]),
+            )),
+            201,
+        )
+        .await?;
+    let shoes_id = shoes["orderId"].as_str().unwrap_or_default().to_owned();
+    story(format!(
+        "Ada ordered running shoes: order {shoes_id}, 89.99 EUR"
+    ));
+
+    let socks = api
+        .call(
+            "place the socks order",
+            "POST",
+            "/orders",
+            Some(order(
+                json!([{"sku": "SOCK-3PK", "quantity": 2, "unitPriceMinor": 1250}]),
+            )),
+            201,
+        )
+        .await?;
+    let socks_id = socks["orderId"].as_str().unwrap_or_default().to_owned();
+    api.call(
+        "cancel the socks order",
+        "POST",
+        &format!("/orders/{socks_id}/cancel"),
+        Some(json!({"reason": "Ordered the wrong size"})),
+        200,
+    )
+    .await?;
+    story(format!(
+        "Ada ordered socks (order {socks_id}, 25.00 EUR) and canceled them at once"
+    ));
+
+    let boots = api
+        .call(
+            "place the boots order",
+            "POST",
+            "/orders",
+            Some(order(
+                json!([{"sku": "BOOT-TRAIL-41", "quantity": 1, "unitPriceMinor": 12900}]),
+            )),
+            201,
+        )
+        .await?;
+    let boots_id = boots["orderId"].as_str().unwrap_or_default().to_owned();
+    stack.settle().await;
+    api.call(
+        "ship the boots",
+        "POST",
+        &format!("/fulfillments/{boots_id}/ship"),
+        None,
+        200,
+    )
+    .await?;
+    stack.settle().await;
+    let refused = api
+        .call(
+            "cancel the shipped boots",
+            "POST",
+            &format!("/orders/{boots_id}/cancel"),
+            Some(json!({"reason": "Too late?"})),
+            409,
+        )
+        .await?;
+    story(format!(
+        "Ada ordered trail boots (order {boots_id}, 129.00 EUR); the warehouse shipped them; her cancel was refused: {}",
+        refused["detail"].as_str().unwrap_or("409")
+    ));
+
+    let member = api
+        .call(
+            "sign up",
+            "POST",
+            "/memberships",
+            Some(json!({"customerId": "cust-ada", "email": "ada@example.com", "plan": "annual"})),
+            201,
+        )
+        .await?;
+    let member_id = member["membershipId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    api.call(
+        "cancel the membership",
+        "POST",
+        &format!("/memberships/{member_id}/cancel"),
+        Some(json!({"reason": "Too expensive"})),
+        200,
+    )
+    .await?;
+    story(format!(
+        "Ada joined the annual membership ({member_id}) and left it"
+    ));
+    stack.settle().await;
+
+    // ---- what each part did
+    let invoked_ok = |d: &&crate::bus::DeliveryRecord| {
+        matches!(d.stage, crate::bus::Stage::Invoke) && matches!(d.outcome, crate::bus::Outcome::Ok)
+    };
+    for d in stack.bus.delivery_log().iter().filter(invoked_ok) {
+        *report
+            .consumers
+            .entry(d.target.clone())
+            .or_default()
+            .entry(d.detail_type.clone())
+            .or_default() += 1;
+    }
+    let today = chrono::Utc::now().date_naive();
+    let from = today.pred_opt().unwrap_or(today);
+    report.summary = api
+        .call(
+            "read the summary",
+            "GET",
+            &format!("/analytics/summary?from={from}&to={today}"),
+            None,
+            200,
+        )
+        .await?;
+
+    // ---- checks: every effect exactly once
+    for (id, state) in [
+        (&shoes_id, "PLACED"),
+        (&socks_id, "CANCELED"),
+        (&boots_id, "SHIPPED"),
+    ] {
+        let o = api
+            .call("read an order", "GET", &format!("/orders/{id}"), None, 200)
+            .await?;
+        report.check(
+            &format!("order {id} status"),
+            state,
+            o["status"].as_str().unwrap_or("?"),
+        );
+    }
+    for (id, state) in [
+        (&shoes_id, "PREPARING"),
+        (&socks_id, "CANCELED"),
+        (&boots_id, "SHIPPED"),
+    ] {
+        let s = api
+            .call(
+                "read a shipment",
+                "GET",
+                &format!("/fulfillments/{id}"),
+                None,
+                200,
+            )
+            .await?;
+        report.check(
+            &format!("shipment {id} status"),
+            state,
+            s["status"].as_str().unwrap_or("?"),
+        );
+    }
+    let table = |id: &str| {
+        stack
+            .model
+            .tables
+            .iter()
+            .find(|t| t.logical_id == id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let messages = scan_prefix(&dynamodb, &table("NotificationsTable"), "MESSAGE#").await?;
+    let mut templates: BTreeMap<String, u64> = BTreeMap::new();
+    for m in &messages {
+        if let Some(AttributeValue::S(t)) = m.get("template") {
+            *templates.entry(t.clone()).or_default() += 1;
+        }
+    }
+    report.check("emails recorded", 7, messages.len());
+    report.check(
+        "emails per template",
+        "membership-canceled=1 membership-signed-up=1 order-canceled=1 order-placed=3 order-shipped=1",
+        templates.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
+    );
+    // An email is the one effect outside DynamoDB: an instance killed between SES's
+    // acceptance and the COMPLETED mark sends it again when the retry runs (see the
+    // notifications crate). Without kills it is exactly once; with kills, at least once.
+    let sent = ses_sent(&endpoints.moto).await?;
+    if stack.chaos.kill_fraction == 0.0 {
+        report.check("emails sent through SES", 7, sent);
+    } else {
+        report.check(
+            "emails sent through SES (at least once under kills)",
+            true,
+            sent >= 7,
+        );
+        report.story.push(format!(
+            "SES accepted {sent} emails for 7 events (kills can repeat a send)"
+        ));
+    }
+    let events = scan_prefix(&dynamodb, &table("AnalyticsEventsTable"), "EVENT#").await?;
+    report.check("events stored by ingestion", 11, events.len());
+    // The relay publishes each outbox item once, unless an instance dies after PutEvents
+    // and before answering the stream (consumers de-duplicate the re-sent copy).
+    let published = stack.bus.counters().events_accepted;
+    if stack.chaos.kill_fraction == 0.0 {
+        report.check("events published to the bus", 11, published);
+    } else {
+        report.check(
+            "events published to the bus (at least once under kills)",
+            true,
+            published >= 11,
+        );
+    }
+    let s = &report.summary;
+    let summary_line = format!(
+        "placed={} canceled={} shipments={} signUps={} membershipCancellations={} gross={} canceledRevenue={}",
+        s["ordersPlaced"],
+        s["ordersCanceled"],
+        s["shipments"],
+        s["signUps"],
+        s["membershipCancellations"],
+        s["grossRevenue"]["EUR"],
+        s["canceledRevenue"]["EUR"]
+    );
+    report.check(
+        "analytics summary",
+        "placed=3 canceled=1 shipments=1 signUps=1 membershipCancellations=1 gross=24399 canceledRevenue=2500",
+        summary_line,
+    );
+    let mut dead = 0;
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    for q in &stack.model.queues {
+        dead += queue_depth(&sqs, &q.url).await?;
+    }
+    report.check("messages in dead-letter queues", 0, dead);
+    Ok(report)
+}
+
+/// Every item of a table whose `pk` starts with `prefix`.
+async fn scan_prefix(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    prefix: &str,
+) -> Result<Vec<std::collections::HashMap<String, AttributeValue>>, DemoError> {
+    let mut out = vec![];
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| {
+                DemoError::Read(
+                    table.into(),
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+                )
+            })?;
+        out.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<u64, DemoError> {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .map_err(|e| {
+            DemoError::Read(
+                url.into(),
+                aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+            )
+        })?;
+    Ok(out
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                .cloned()
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Emails moto's SES accepted: SES's own `GetSendQuota` (`SentLast24Hours`).
+pub async fn ses_sent(moto: &str) -> Result<u64, DemoError> {
+    let auth = "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0";
+    let r = client::request(
+        "POST",
+        &format!("{moto}/"),
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("authorization", auth),
+        ],
+        Some(b"Action=GetSendQuota&Version=2010-12-01"),
+    )
+    .await?;
+    let text = r.text();
+    let sent = text
+        .split("<SentLast24Hours>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .ok_or_else(|| DemoError::Read("SES send quota".into(), text.clone()))?;
+    Ok(sent as u64)
+}

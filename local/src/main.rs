@@ -1,0 +1,230 @@
+//! `eventmart-local up` runs the whole system; `eventmart-local demo` tells its story
+//! and checks it. See `eventmart-local help`.
+
+use eventmart_local::bus::LogMode;
+use eventmart_local::chaos::Chaos;
+use eventmart_local::stack::{LocalStack, StackOptions};
+use std::process::ExitCode;
+use std::time::Duration;
+
+const HELP: &str = "\
+eventmart-local: the whole Eventmart system on one machine, routed from template.yaml
+
+USAGE: eventmart-local <up|demo|help> [OPTIONS]
+
+  up      start everything, print the endpoints, run until Ctrl-C
+  demo    start everything with duplicates and reordering on, tell the story, check
+          that every effect happened exactly once (exit 1 if not), stop
+
+OPTIONS
+  --template PATH      the SAM template (default: ./template.yaml)
+  --param KEY=VALUE    a template parameter (repeatable)
+  --release            run release builds of the functions (default: debug)
+  --no-build           do not run cargo build first
+  --http-port N        HTTP API port (default: any free port)
+  --bus-port N         EventBridge API port (default: any free port)
+  --duplicates F       deliver a fraction F of events 2..=--max-copies times (default 0; demo 0.3)
+  --max-copies N       most copies of a duplicated delivery (default 10)
+  --reorder-ms N       hold deliveries up to N ms and release them shuffled (default 0; demo 300)
+  --kill F             kill a fraction F of invocations midway (default 0)
+  --no-chaos           demo without duplicates and reordering
+  --quiet              no per-delivery lines
+  --json               per-delivery lines as JSON
+";
+
+struct Args {
+    command: String,
+    options: StackOptions,
+    no_chaos: bool,
+    chaos_set: bool,
+}
+
+fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
+    let command = argv.next().unwrap_or_else(|| "help".into());
+    let root = std::env::current_dir().map_err(|e| e.to_string())?;
+    let mut options = StackOptions::new(root);
+    options.chaos.max_copies = 10;
+    let (mut no_chaos, mut chaos_set) = (false, false);
+    while let Some(flag) = argv.next() {
+        let mut value = |name: &str| argv.next().ok_or_else(|| format!("{name} needs a value"));
+        let number = |name: &str, v: String| {
+            v.parse::<f64>()
+                .map_err(|_| format!("{name}: '{v}' is not a number"))
+        };
+        match flag.as_str() {
+            "--template" => options.template = value("--template")?.into(),
+            "--param" => {
+                let kv = value("--param")?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| format!("--param wants KEY=VALUE, got '{kv}'"))?;
+                options.parameters.insert(k.into(), v.into());
+            }
+            "--release" => options.release = true,
+            "--no-build" => options.build = false,
+            "--http-port" => options
+                .http_addr
+                .set_port(number("--http-port", value("--http-port")?)? as u16),
+            "--bus-port" => options
+                .bus_addr
+                .set_port(number("--bus-port", value("--bus-port")?)? as u16),
+            "--duplicates" => {
+                options.chaos.duplicate_fraction = number("--duplicates", value("--duplicates")?)?;
+                chaos_set = true;
+            }
+            "--max-copies" => {
+                options.chaos.max_copies = number("--max-copies", value("--max-copies")?)? as u32
+            }
+            "--reorder-ms" => {
+                options.chaos.reorder_window =
+                    Duration::from_millis(number("--reorder-ms", value("--reorder-ms")?)? as u64);
+                chaos_set = true;
+            }
+            "--kill" => {
+                options.chaos.kill_fraction = number("--kill", value("--kill")?)?;
+                chaos_set = true;
+            }
+            "--no-chaos" => no_chaos = true,
+            "--quiet" => options.log = LogMode::Quiet,
+            "--json" => options.log = LogMode::Json,
+            other => return Err(format!("unknown option '{other}'")),
+        }
+    }
+    for f in [
+        options.chaos.duplicate_fraction,
+        options.chaos.kill_fraction,
+    ] {
+        if !(0.0..=1.0).contains(&f) {
+            return Err(format!("fractions are between 0 and 1, got {f}"));
+        }
+    }
+    if options.chaos.max_copies < 2 {
+        return Err("--max-copies must be at least 2".into());
+    }
+    Ok(Args {
+        command,
+        options,
+        no_chaos,
+        chaos_set,
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("eventmart-local: {e}\n\n{HELP}");
+            return ExitCode::from(2);
+        }
+    };
+    match args.command.as_str() {
+        "up" => up(args.options).await,
+        "demo" => demo(args).await,
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("eventmart-local: unknown command '{other}'\n\n{HELP}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn start(options: StackOptions) -> Option<LocalStack> {
+    match LocalStack::start(options).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("eventmart-local: {e}");
+            None
+        }
+    }
+}
+
+async fn up(options: StackOptions) -> ExitCode {
+    let Some(stack) = start(options).await else {
+        return ExitCode::FAILURE;
+    };
+    let e = stack.endpoints();
+    println!("Eventmart is up.");
+    println!("  HTTP API     {}", e.http_api);
+    println!("  dashboard    {}", e.dashboard);
+    println!(
+        "  EventBridge  {}   (aws events put-events --endpoint-url {0} ...)",
+        e.eventbridge
+    );
+    println!(
+        "  DynamoDB     {}   (moto: DynamoDB, Streams, SQS, SES)",
+        e.moto
+    );
+    println!("Ctrl-C stops everything.");
+    let _ = tokio::signal::ctrl_c().await;
+    println!("stopping");
+    stack.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn demo(args: Args) -> ExitCode {
+    let mut options = args.options;
+    if args.no_chaos {
+        options.chaos = Chaos::off();
+    } else if !args.chaos_set {
+        options.chaos.duplicate_fraction = 0.3;
+        options.chaos.max_copies = 5;
+        options.chaos.reorder_window = Duration::from_millis(300);
+    }
+    if options.log == LogMode::Human {
+        options.log = LogMode::Quiet;
+    }
+    let chaos = options.chaos.clone();
+    let Some(stack) = start(options).await else {
+        return ExitCode::FAILURE;
+    };
+    println!(
+        "chaos: {:.0}% of deliveries duplicated (up to {} copies), reordered within {:?}, {:.0}% of invocations killed",
+        chaos.duplicate_fraction * 100.0,
+        chaos.max_copies,
+        chaos.reorder_window,
+        chaos.kill_fraction * 100.0
+    );
+    let result = eventmart_local::demo::run(&stack).await;
+    let bus = stack.bus.counters();
+    stack.shutdown().await;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("demo failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("\nThe story");
+    for line in &report.story {
+        println!("  - {line}");
+    }
+    println!("\nWhat each consumer did (successful invocations, duplicates included)");
+    for (target, by_type) in &report.consumers {
+        let parts: Vec<String> = by_type.iter().map(|(t, n)| format!("{t} x{n}")).collect();
+        println!("  {target:<24} {}", parts.join(", "));
+    }
+    println!(
+        "  bus: {} events, {} deliveries, {} retried, {} dead-lettered",
+        bus.events_accepted, bus.deliveries, bus.retried, bus.dead_lettered
+    );
+    println!("\nAnalytics summary\n  {}", report.summary);
+    println!("\nExactly once?");
+    for c in &report.checks {
+        let mark = if c.ok() { "ok  " } else { "FAIL" };
+        println!(
+            "  {mark} {}: expected {}, got {}",
+            c.what, c.expected, c.actual
+        );
+    }
+    if report.passed() {
+        println!("\nEvery effect happened exactly once.");
+        ExitCode::SUCCESS
+    } else {
+        println!("\nSome effects did not happen exactly once.");
+        ExitCode::FAILURE
+    }
+}

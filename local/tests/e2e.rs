@@ -1,0 +1,303 @@
+//! End to end through the local stack: the real function binaries behind the Runtime
+//! API, moto for DynamoDB, Streams, SQS and SES, the bus routing by template.yaml.
+
+use eventmart_local::bus::LogMode;
+use eventmart_local::chaos::Chaos;
+use eventmart_local::stack::{LocalStack, StackError, StackOptions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn options(chaos: Chaos) -> StackOptions {
+    let mut o = StackOptions::new(root());
+    o.chaos = chaos;
+    o.log = LogMode::Quiet;
+    o
+}
+
+fn storm() -> Chaos {
+    Chaos {
+        duplicate_fraction: 0.5,
+        max_copies: 10,
+        reorder_window: Duration::from_millis(300),
+        kill_fraction: 0.0,
+    }
+}
+
+async fn start(o: StackOptions) -> LocalStack {
+    LocalStack::start(o)
+        .await
+        .unwrap_or_else(|e| panic!("stack did not start: {e}"))
+}
+
+fn assert_passed(report: &eventmart_local::demo::Report) {
+    let failed: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| !c.ok())
+        .map(|c| format!("{}: expected {}, got {}", c.what, c.expected, c.actual))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "effects not exactly once:\n{}",
+        failed.join("\n")
+    );
+    assert!(report.checks.len() >= 10, "the demo checks every effect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_story_happens_exactly_once_under_duplicates_and_reordering() {
+    let stack = start(options(storm())).await;
+    let report = eventmart_local::demo::run(&stack).await.expect("demo ran");
+    let duplicated = stack.bus.counters().deliveries
+        > stack
+            .bus
+            .delivery_log()
+            .iter()
+            .map(|d| (&d.event_id, &d.target))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64;
+    stack.shutdown().await;
+    assert_passed(&report);
+    assert!(duplicated, "chaos duplicated some deliveries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_invocations_are_retried_and_nothing_is_lost_or_doubled() {
+    let mut chaos = storm();
+    chaos.kill_fraction = 0.1;
+    let stack = start(options(chaos)).await;
+    let report = eventmart_local::demo::run(&stack).await.expect("demo ran");
+    stack.shutdown().await;
+    assert_passed(&report);
+}
+
+/// `aws events put-events --endpoint-url` with the repository's entries files.
+fn put_events(bus: &str, entries: &Path) -> Value {
+    let out = std::process::Command::new(root().join(".venv/bin/aws"))
+        .args([
+            "events",
+            "put-events",
+            "--endpoint-url",
+            bus,
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+            "--entries",
+        ])
+        .arg(format!("file://{}", entries.display()))
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .output()
+        .expect("the AWS CLI runs");
+    assert!(
+        out.status.success(),
+        "aws events put-events: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON from the CLI")
+}
+
+async fn item(stack: &LocalStack, table: &str, pk: &str) -> bool {
+    let name = stack
+        .model
+        .tables
+        .iter()
+        .find(|t| t.logical_id == table)
+        .map(|t| t.name.clone())
+        .unwrap();
+    aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(name)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_aws_cli_puts_events_that_reach_the_right_consumers_and_bad_ones_reach_dead_letter_queues()
+ {
+    let stack = start(options(Chaos::off())).await;
+    let bus = stack.endpoints().eventbridge;
+    let signed_up = root().join("events/entries/MembershipSignedUp.json");
+    let out = put_events(&bus, &signed_up);
+    assert_eq!(out["FailedEntryCount"], 0, "{out}");
+
+    // An OrderPlaced whose email is not an address: every consumer of OrderPlaced must
+    // dead-letter it with the reason, and lose nothing else.
+    let entries: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/entries/OrderPlaced.json")).unwrap(),
+    )
+    .unwrap();
+    let mut bad = entries.clone();
+    let mut detail: Value = serde_json::from_str(bad[0]["Detail"].as_str().unwrap()).unwrap();
+    detail["data"]["email"] = "not-an-address".into();
+    bad[0]["Detail"] = detail.to_string().into();
+    let bad_file = std::env::temp_dir().join(format!("bad-order-{}.json", std::process::id()));
+    std::fs::write(&bad_file, bad.to_string()).unwrap();
+    let out = put_events(&bus, &bad_file);
+    assert_eq!(out["FailedEntryCount"], 0, "{out}");
+    stack.settle().await;
+
+    let event_id = "0193b3a4-aaaa-7000-8000-000000000003";
+    assert!(
+        item(&stack, "NotificationsTable", &format!("MESSAGE#{event_id}")).await,
+        "welcome email recorded"
+    );
+    assert!(
+        item(&stack, "AnalyticsEventsTable", &format!("EVENT#{event_id}")).await,
+        "ingested"
+    );
+    let log = stack.bus.delivery_log();
+    let targets: std::collections::BTreeSet<&str> = log
+        .iter()
+        .filter(|d| d.detail_type == "MembershipSignedUp")
+        .map(|d| d.target.as_str())
+        .collect();
+    assert_eq!(
+        targets,
+        ["IngestionFunction", "NotificationsFunction"]
+            .into_iter()
+            .collect()
+    );
+
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    for (function, queue) in [
+        ("fulfillment", "FulfillmentDLQ"),
+        ("notifications", "NotificationsDLQ"),
+        ("ingestion", "IngestionDLQ"),
+    ] {
+        let url = stack
+            .model
+            .queues
+            .iter()
+            .find(|q| q.logical_id == queue)
+            .unwrap()
+            .url
+            .clone();
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let bodies: Vec<Value> = got
+            .messages
+            .unwrap_or_default()
+            .iter()
+            .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+            .collect();
+        assert_eq!(bodies.len(), 1, "{queue}: {bodies:?}");
+        assert_eq!(bodies[0]["function"], function);
+        assert!(
+            bodies[0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("detail.data.email"),
+            "{queue}: {}",
+            bodies[0]
+        );
+    }
+    stack.shutdown().await;
+}
+
+fn write_template(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let path = std::env::temp_dir().join(format!("{name}-{}.yaml", std::process::id()));
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_template_with_an_invalid_pattern_or_an_unsupported_property_fails_at_start() {
+    let bad_pattern = write_template("bad-pattern", |t| {
+        t.replacen(
+            "detail-type: [OrderShipped]",
+            "detail-type: [{\"prefix\": 5}]",
+            1,
+        )
+    });
+    let mut o = options(Chaos::off());
+    o.template = bad_pattern;
+    o.build = false;
+    let err = LocalStack::start(o).await.err().expect("start fails");
+    let msg = err.to_string();
+    assert!(matches!(err, StackError::Template(_)), "{msg}");
+    assert!(
+        msg.contains("OrdersFunction") && msg.contains("Pattern"),
+        "{msg}"
+    );
+
+    let unsupported = write_template("unsupported", |t| {
+        t.replacen(
+            "      BillingMode: PAY_PER_REQUEST\n",
+            "      BillingMode: PAY_PER_REQUEST\n      TableClass: STANDARD_INFREQUENT_ACCESS\n",
+            1,
+        )
+    });
+    let mut o = options(Chaos::off());
+    o.template = unsupported;
+    o.build = false;
+    let msg = LocalStack::start(o)
+        .await
+        .err()
+        .expect("start fails")
+        .to_string();
+    assert!(
+        msg.contains("IdempotencyTable") && msg.contains("TableClass"),
+        "{msg}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dashboard_shows_the_days_numbers_in_headless_chromium() {
+    let stack = start(options(Chaos::off())).await;
+    let report = eventmart_local::demo::run(&stack).await.expect("demo ran");
+    assert_passed(&report);
+    let today = chrono::Utc::now().date_naive();
+    let url = format!("{}?from={today}&to={today}", stack.endpoints().dashboard);
+    let profile = std::env::temp_dir().join(format!("chromium-{}", std::process::id()));
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(&url)
+        .output()
+        .expect("chromium runs (scripts/install-chromium.sh)");
+    stack.shutdown().await;
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let text_of = |id: &str| {
+        let start = dom
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("#{id} in the page:\n{dom}"));
+        let after = &dom[start..];
+        let open = after.find('>').unwrap() + 1;
+        let close = after[open..].find('<').unwrap();
+        after[open..open + close].trim().to_owned()
+    };
+    assert_eq!(text_of("orders-placed-total"), "3");
+    assert_eq!(text_of("orders-canceled-total"), "1");
+    assert_eq!(text_of("shipments-total"), "1");
+    assert_eq!(text_of("sign-ups-total"), "1");
+    assert_eq!(text_of("membership-cancellations-total"), "1");
+}

@@ -1,0 +1,186 @@
+//! The real `analytics` binary, unchanged, under the Runtime and behind the Gateway,
+//! reading its table from the moto server that `scripts/with-moto.sh` started
+//! (`AWS_ENDPOINT_URL`), as `make test` runs it.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use eventmart_local::runtime::{FunctionSpec, Gateway, RouteSpec, Runtime, RuntimeOptions};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[path = "fixtures/runtime_http.rs"]
+mod http;
+
+const FN: &str = "AnalyticsFunction";
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// target/debug/analytics, built first if it is missing.
+fn analytics_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let binary = target.join("debug/analytics");
+    if !binary.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "analytics"])
+            .current_dir(workspace())
+            .status()
+            .expect("cargo build -p analytics");
+        assert!(status.success(), "cargo build -p analytics failed");
+    }
+    binary
+}
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect(
+        "AWS_ENDPOINT_URL is not set: run the tests with `make test` or scripts/with-moto.sh, which start a local moto server",
+    )
+}
+
+/// A fresh AnalyticsDailyTable (keys as in template.yaml) with one day of numbers.
+async fn daily_table() -> String {
+    let _ = endpoint();
+    let config = eventmart_shared::aws::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = format!(
+        "AnalyticsDailyTable-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("series"))
+        .attribute_definitions(attribute("day"))
+        .key_schema(key("series", KeyType::Hash))
+        .key_schema(key("day", KeyType::Range))
+        .send()
+        .await
+        .expect("create the daily table");
+    let n = |v: &str| AttributeValue::N(v.into());
+    client
+        .put_item()
+        .table_name(&table)
+        .item("series", AttributeValue::S("daily".into()))
+        .item("day", AttributeValue::S("2024-03-01".into()))
+        .item("ordersPlaced", n("3"))
+        .item("ordersCanceled", n("1"))
+        .item("grossRevenue_EUR", n("1999"))
+        .send()
+        .await
+        .expect("seed a day");
+    table
+}
+
+#[tokio::test]
+async fn the_analytics_function_serves_its_routes_through_the_gateway() {
+    let table = daily_table().await;
+    let mut spec = FunctionSpec::new(FN, analytics_binary());
+    spec.timeout = std::time::Duration::from_secs(10);
+    spec.env.insert("ANALYTICS_DAILY_TABLE".into(), table);
+    spec.env.insert("RUST_LOG".into(), "info".into());
+    let options = RuntimeOptions {
+        function_logs: Some(Arc::new(|_: &str, _: &str| {})),
+        ..RuntimeOptions::default()
+    };
+    let runtime = Runtime::start(vec![spec], options).await.unwrap();
+    let routes = vec![
+        RouteSpec::new("GET", "/analytics/summary", FN),
+        RouteSpec::new("GET", "/analytics/daily", FN),
+        RouteSpec::new("GET", "/dashboard", FN),
+    ];
+    let gateway = Gateway::start(routes, Arc::new(runtime.handle()))
+        .await
+        .unwrap();
+
+    let summary = http::request(
+        gateway.addr(),
+        "GET",
+        "/analytics/summary?from=2024-03-01&to=2024-03-02",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(summary.status, 200, "{}", summary.text());
+    assert!(
+        summary
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body = summary.json();
+    assert_eq!(body["from"], "2024-03-01");
+    assert_eq!(body["to"], "2024-03-02");
+    assert_eq!(body["ordersPlaced"], 3);
+    assert_eq!(body["ordersCanceled"], 1);
+    assert_eq!(body["netRevenue"], json!({"EUR": 1999}));
+
+    let bad = http::request(
+        gateway.addr(),
+        "GET",
+        "/analytics/summary?from=yesterday",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        bad.status,
+        400,
+        "the function's own validation answers: {}",
+        bad.text()
+    );
+
+    let dashboard = http::request(gateway.addr(), "GET", "/dashboard", &[], b"").await;
+    assert_eq!(dashboard.status, 200);
+    assert!(
+        dashboard
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(dashboard.text().contains("<html"));
+
+    let missing = http::request(gateway.addr(), "GET", "/analytics/weekly", &[], b"").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json(), json!({"message": "Not Found"}));
+
+    let reports = runtime.reports();
+    assert_eq!(reports.len(), 3, "one invocation per routed request");
+    assert!(reports[0].cold && reports[0].init_duration.is_some());
+    assert!(
+        reports[1..]
+            .iter()
+            .all(|r| !r.cold && r.init_duration.is_none())
+    );
+    assert!(reports.iter().all(|r| r.outcome.is_success()));
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.max_rss_kb.is_some_and(|kb| kb > 0))
+    );
+    assert_eq!(runtime.instances(FN), 1);
+
+    gateway.shutdown().await;
+    runtime.shutdown().await;
+    assert_eq!(runtime.instances(FN), 0);
+}
