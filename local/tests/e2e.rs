@@ -241,7 +241,7 @@ async fn a_template_with_an_invalid_pattern_or_an_unsupported_property_fails_at_
     let unsupported = write_template("unsupported", |t| {
         t.replacen(
             "      BillingMode: PAY_PER_REQUEST\n",
-            "      BillingMode: PAY_PER_REQUEST\n      TableClass: STANDARD_INFREQUENT_ACCESS\n",
+            "      BillingMode: PAY_PER_REQUEST\n      GlobalSecondaryIndexes:\n        - IndexName: byStatus\n          KeySchema:\n            - AttributeName: status\n              KeyType: HASH\n          Projection:\n            ProjectionType: ALL\n",
             1,
         )
     });
@@ -254,7 +254,7 @@ async fn a_template_with_an_invalid_pattern_or_an_unsupported_property_fails_at_
         .expect("start fails")
         .to_string();
     assert!(
-        msg.contains("IdempotencyTable") && msg.contains("TableClass"),
+        msg.contains("IdempotencyTable") && msg.contains("GlobalSecondaryIndexes"),
         "{msg}"
     );
 }
