@@ -1,7 +1,6 @@
 //! From template text to a [`Stack`]: sections, parameters, Globals, and one builder per
 //! supported resource type.
 
-use super::regex::Regex;
 use super::resolve::{Ctx, Loc, ResourceInfo, key_string, scalar_string};
 use super::*;
 use serde_json::Value as J;
@@ -296,12 +295,11 @@ fn parameters(
             .map(|c| format!(" ({c})"))
             .unwrap_or_default();
         if let Some(pattern) = literal("AllowedPattern")? {
-            let re = Regex::new(&pattern)
+            // CloudFormation matches the whole value (Java regex semantics, which the
+            // regex crate shares for the patterns templates use).
+            let re = regex::Regex::new(&format!("^(?:{pattern})$"))
                 .map_err(|e| loc.key("AllowedPattern").err(format!("bad pattern: {e}")))?;
-            let ok = re
-                .full_match(&value)
-                .map_err(|e| loc.key("AllowedPattern").err(e))?;
-            if !ok {
+            if !re.is_match(&value) {
                 return Err(loc.err(format!(
                     "{source} value {value:?} does not match AllowedPattern {pattern}{constraint}"
                 )));

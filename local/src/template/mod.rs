@@ -26,7 +26,6 @@
 
 mod build;
 mod naming;
-mod regex;
 mod resolve;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,4 @@
 use super::build::merge_globals;
-use super::regex::Regex;
 use super::*;
 use serde_json::json;
 
@@ -355,7 +354,7 @@ fn error_display_names_file_resource_and_property() {
 }
 
 #[test]
-fn regex_subset() {
+fn allowed_patterns_match_the_whole_value() {
     let cases: &[(&str, &str, bool)] = &[
         ("^[a-z][a-z0-9-]{0,15}$", "dev", true),
         ("^[a-z][a-z0-9-]{0,15}$", "Dev", false),
@@ -384,18 +383,8 @@ fn regex_subset() {
         ("[-a]+", "-a-", true),
     ];
     for (pattern, text, expected) in cases {
-        let re = match Regex::new(pattern) {
-            Ok(r) => r,
-            Err(e) => panic!("{pattern}: {e}"),
-        };
-        assert_eq!(re.full_match(text), Ok(*expected), "{pattern} on {text}");
+        let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+            .unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        assert_eq!(re.is_match(text), *expected, "{pattern} on {text}");
     }
-    // Catastrophic backtracking ends at the step budget instead of hanging.
-    let nested = Regex::new("(a*)*b").map_err(|e| e.to_string());
-    let verdict = nested.map(|re| re.full_match(&format!("{}c", "a".repeat(40))));
-    assert!(matches!(verdict, Ok(Ok(false)) | Ok(Err(_))), "{verdict:?}");
-    assert!(Regex::new("(a").is_err());
-    assert!(Regex::new("[a").is_err());
-    assert!(Regex::new("*a").is_err());
-    assert!(Regex::new("a{3,1}").is_err());
 }
