@@ -7,7 +7,16 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 REGION ?= us-east-1
 
-.PHONY: setup test lint unit-and-integration template-check watch build deploy schemas clean
+.PHONY: demo up setup test lint unit-and-integration template-check watch build deploy schemas clean
+
+## demo: the whole system on this machine, its story told and checked (exit 1 if any
+## effect did not happen exactly once).
+demo: setup
+	cargo run --quiet -p eventmart-local -- demo
+
+## up: the whole system on this machine until Ctrl-C (ARGS="--duplicates 0.3 ..." for chaos).
+up: setup
+	cargo run --quiet -p eventmart-local -- up $(ARGS)
 
 ## setup: Python tools pinned in requirements-dev.txt into .venv, the arm64 Rust target,
 ## and Debian's Chromium for the dashboard test.
