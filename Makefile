@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 REGION ?= us-east-1
 
-.PHONY: demo up setup test lint unit-and-integration template-check watch build deploy schemas clean
+.PHONY: demo up setup test lint unit-and-integration bench bench-smoke template-check watch build deploy schemas clean
 
 ## demo: the whole system on this machine, its story told and checked (exit 1 if any
 ## effect did not happen exactly once).
@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements-dev.txt
 
 ## test: formatting, lints, every cargo test against a local moto server, template checks,
 ## and the arm64 build of every function with its zip size.
-test: setup lint unit-and-integration template-check build
+test: setup lint unit-and-integration bench-smoke template-check build
 
 lint:
 	cargo fmt --all --check
@@ -41,6 +41,22 @@ unit-and-integration:
 	scripts/with-moto.sh cargo test --workspace
 	@# The pattern engine's score per operator on the conformance corpus.
 	cargo test -p eventmart-local --test conformance -- --nocapture
+
+## bench: cold start (20 per function, spawn -> first Runtime API poll) and max RSS (1,000
+## invocations) of every function, beside a bare lambda_runtime binary and a Python/boto3
+## consumer, release builds; the table goes to target/bench/cold-start.md (see BENCHMARKS.md).
+BENCH_PACKAGES := -p orders -p memberships -p outbox-relay -p fulfillment -p notifications \
+	-p ingestion -p analytics -p eventmart-bench
+bench: setup
+	cargo build --release --bins $(BENCH_PACKAGES)
+	cargo run --quiet --release -p eventmart-bench -- cold-start --runs 20 --invocations 1000 \
+		--release --out target/bench/cold-start.md
+
+## bench-smoke: the same benchmark, short and on debug builds (CI).
+bench-smoke: setup
+	cargo build --bins $(BENCH_PACKAGES)
+	cargo run --quiet -p eventmart-bench -- cold-start --runs 2 --invocations 20 \
+		--out target/bench/cold-start-smoke.md
 
 template-check:
 	cfn-lint template.yaml

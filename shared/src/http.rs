@@ -13,6 +13,18 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The header that makes a POST safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// The header a caller uses to tie its request to the events it causes.
+pub const CORRELATION_ID: &str = "x-correlation-id";
+
+/// The caller's correlation id when it sent a valid one, else a new one.
+pub fn correlation_id(req: &Request) -> crate::events::CorrelationId {
+    req.headers()
+        .get(CORRELATION_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(crate::events::CorrelationId::new)
+}
+
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
@@ -342,9 +354,34 @@ impl StoredResponse {
         }
     }
 
+    /// A refusal (404, 409, ...) kept under an Idempotency-Key, so that a retry of a
+    /// request that succeeded once is answered as it was, not refused.
+    pub fn refusal(problem: &Problem) -> Self {
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
+        Self::new(status, problem)
+    }
+
+    /// The response, first or replayed: refusals as problem documents.
     pub fn into_response(self) -> Response<Body> {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        if status.is_client_error() || status.is_server_error() {
+            return with_body(status, "application/problem+json", self.body.to_string());
+        }
         json(status, &self.body)
+    }
+
+    /// As [`StoredResponse::into_response`], with `Location: {collection}/{body[id_field]}`
+    /// on a 201.
+    pub fn into_created_response(self, collection: &str, id_field: &str) -> Response<Body> {
+        let location = (self.status == StatusCode::CREATED.as_u16())
+            .then(|| self.body.get(id_field).and_then(Value::as_str))
+            .flatten()
+            .and_then(|id| HeaderValue::from_str(&format!("{collection}/{id}")).ok());
+        let mut resp = self.into_response();
+        if let Some(location) = location {
+            resp.headers_mut().insert(header::LOCATION, location);
+        }
+        resp
     }
 }
 

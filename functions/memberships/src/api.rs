@@ -4,19 +4,16 @@ use crate::domain::{Membership, MembershipStatus};
 use crate::ports::MembershipRepository;
 use crate::{FUNCTION, Memberships};
 use chrono::Utc;
-use eventmart_shared::events::{CorrelationId, CustomerId, Email, MembershipId, Plan, Reason};
+use eventmart_shared::events::{CustomerId, Email, MembershipId, Plan, Reason};
 use eventmart_shared::http::{
     self, Fields, Problem, StoredResponse, idempotency_event, idempotency_problem,
     method_not_allowed,
 };
 use eventmart_shared::idempotency::{IdempotencyError, Store, StoreError};
 use eventmart_shared::telemetry::event_span;
-use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
-
-/// The header a caller may set to tie our events to its own request.
-pub const CORRELATION_ID: &str = "x-correlation-id";
 
 /// A request that could not be answered (a read failed): its problem is returned, never
 /// stored as the idempotent response.
@@ -56,7 +53,7 @@ where
             ))),
         };
         match result {
-            Ok(stored) => respond(stored),
+            Ok(stored) => crate::api::created(stored),
             Err(problem) => problem.into_response(),
         }
     }
@@ -65,7 +62,7 @@ where
         let key = http::idempotency_key(req)?;
         let body = http::json_body(req)?;
         let (customer_id, email, plan) = parse_sign_up(&body)?;
-        let correlation = correlation(req);
+        let correlation = http::correlation_id(req);
         let attempt = || async {
             if let Some(active) = self
                 .repo
@@ -73,7 +70,10 @@ where
                 .await
                 .map_err(read_failed)?
             {
-                return Ok((refusal(already_member(Some(active))), vec![]));
+                return Ok((
+                    StoredResponse::refusal(&already_member(Some(active))),
+                    vec![],
+                ));
             }
             let now = Utc::now();
             let membership = Membership::start(customer_id.clone(), email, plan, now);
@@ -121,18 +121,21 @@ where
         let key = http::idempotency_key(req)?;
         let body = http::json_body(req)?;
         let reason = parse_cancel(&body)?;
-        let correlation = correlation(req);
+        let correlation = http::correlation_id(req);
         // A refusal is an answer like any other, so that a retried request replays the
         // first answer rather than a refusal caused by its own success.
         let attempt = || async {
             let Some(membership) = self.repo.get(id).await.map_err(read_failed)? else {
-                return Ok((refusal(not_found(&id.to_string())), vec![]));
+                return Ok((StoredResponse::refusal(&not_found(&id.to_string())), vec![]));
             };
             let now = Utc::now();
             let (canceled, event) = match membership.cancel(reason, correlation, now) {
                 Ok(done) => done,
                 Err(refused) => {
-                    return Ok((refusal(Problem::conflict(refused.to_string())), vec![]));
+                    return Ok((
+                        StoredResponse::refusal(&Problem::conflict(refused.to_string())),
+                        vec![],
+                    ));
                 }
             };
             let meta = event.metadata();
@@ -216,43 +219,6 @@ fn parse_cancel(body: &Value) -> Result<Reason, Problem> {
     reason.ok_or_else(|| Problem::invalid(vec![]))
 }
 
-/// The caller's correlation id when it sent a valid one, else a new one.
-fn correlation(req: &Request) -> CorrelationId {
-    req.headers()
-        .get(CORRELATION_ID)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(CorrelationId::new)
-}
-
-fn refusal(problem: Problem) -> StoredResponse {
-    StoredResponse::new(
-        StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT),
-        &problem,
-    )
-}
-
-/// A response, first or replayed: a 201 carries the new membership's address, a refusal
-/// is a problem document.
-fn respond(stored: StoredResponse) -> Response<Body> {
-    if stored.status >= 400 {
-        return http::with_body(
-            StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CONFLICT),
-            "application/problem+json",
-            stored.body.to_string(),
-        );
-    }
-    let location = (stored.status == StatusCode::CREATED.as_u16())
-        .then(|| stored.body.get("membershipId").and_then(Value::as_str))
-        .flatten()
-        .and_then(|id| HeaderValue::from_str(&format!("/memberships/{id}")).ok());
-    let mut resp = stored.into_response();
-    if let Some(location) = location {
-        resp.headers_mut().insert(header::LOCATION, location);
-    }
-    resp
-}
-
 fn already_member(active: Option<MembershipId>) -> Problem {
     match active {
         Some(id) => Problem::conflict(format!(
@@ -277,4 +243,9 @@ fn read_failed(e: crate::RepoError) -> Rejected {
 fn unavailable(e: &StoreError) -> Problem {
     tracing::error!(function = FUNCTION, error = %e, "could not write membership");
     Problem::unavailable("the membership could not be saved; retry later")
+}
+
+/// A response, first or replayed: a 201 carries the new resource's address.
+fn created(stored: StoredResponse) -> Response<Body> {
+    stored.into_created_response("/memberships", "membershipId")
 }

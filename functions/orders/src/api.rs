@@ -15,13 +15,10 @@ use eventmart_shared::http::{
 };
 use eventmart_shared::idempotency::{IdempotencyError, Store, StoreError};
 use eventmart_shared::telemetry::event_span;
-use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use tracing::Instrument;
-
-/// The header a caller may set to tie our events to its own request.
-pub const CORRELATION_ID: &str = "x-correlation-id";
 
 impl<R, S, D> Orders<R, S, D>
 where
@@ -52,7 +49,7 @@ where
             let new = parse_place(&body)?;
             let now = Utc::now();
             let order = Order::place(new, now);
-            let event = order.placed_event(correlation(req), now);
+            let event = order.placed_event(http::correlation_id(req), now);
             let writes = vec![
                 self.repo.insert(&order),
                 self.repo.outbox(&event, now.timestamp()),
@@ -86,7 +83,7 @@ where
         }
         .await;
         match result {
-            Ok(stored) => respond(stored),
+            Ok(stored) => crate::api::created(stored),
             Err(problem) => problem.into_response(),
         }
     }
@@ -113,7 +110,7 @@ where
             let key = http::idempotency_key(req)?;
             let body = http::json_body(req)?;
             let reason = parse_cancel(&body)?;
-            let correlation = correlation(req);
+            let correlation = http::correlation_id(req);
             let attempt = || self.cancel_writes(id, reason, correlation);
             let outcome = match key {
                 None => {
@@ -139,7 +136,7 @@ where
         }
         .await;
         match result {
-            Ok(stored) => respond(stored),
+            Ok(stored) => crate::api::created(stored),
             Err(problem) => problem.into_response(),
         }
     }
@@ -155,12 +152,17 @@ where
         correlation: CorrelationId,
     ) -> Result<(StoredResponse, Vec<S::Write>), Rejected> {
         let Some(order) = self.read(id).await? else {
-            return Ok((refusal(order_not_found(id)), vec![]));
+            return Ok((StoredResponse::refusal(&order_not_found(id)), vec![]));
         };
         let now = Utc::now();
         let (canceled, event) = match order.cancel(reason, correlation, now) {
             Ok(done) => done,
-            Err(refused) => return Ok((refusal(Problem::conflict(refused.to_string())), vec![])),
+            Err(refused) => {
+                return Ok((
+                    StoredResponse::refusal(&Problem::conflict(refused.to_string())),
+                    vec![],
+                ));
+            }
         };
         let meta = event.metadata();
         event_span(&meta.event_id, &meta.correlation_id).in_scope(|| {
@@ -242,43 +244,6 @@ fn parse_cancel(body: &Value) -> Result<Reason, Problem> {
     reason.ok_or_else(|| Problem::invalid(vec![]))
 }
 
-/// The caller's correlation id when it sent a valid one, else a new one.
-fn correlation(req: &Request) -> CorrelationId {
-    req.headers()
-        .get(CORRELATION_ID)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(CorrelationId::new)
-}
-
-fn refusal(problem: Problem) -> StoredResponse {
-    StoredResponse::new(
-        StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT),
-        &problem,
-    )
-}
-
-/// A response, first or replayed: a 201 carries the new order's address, a refusal is a
-/// problem document.
-fn respond(stored: StoredResponse) -> Response<Body> {
-    if stored.status >= 400 {
-        return http::with_body(
-            StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CONFLICT),
-            "application/problem+json",
-            stored.body.to_string(),
-        );
-    }
-    let location = (stored.status == StatusCode::CREATED.as_u16())
-        .then(|| stored.body.get("orderId").and_then(Value::as_str))
-        .flatten()
-        .and_then(|id| HeaderValue::from_str(&format!("/orders/{id}")).ok());
-    let mut resp = stored.into_response();
-    if let Some(location) = location {
-        resp.headers_mut().insert(header::LOCATION, location);
-    }
-    resp
-}
-
 fn order_not_found(id: OrderId) -> Problem {
     Problem::not_found(format!("order {id} does not exist"))
 }
@@ -291,4 +256,9 @@ fn not_found(id: &str) -> Response<Body> {
 fn unavailable(e: &StoreError) -> Problem {
     tracing::error!(function = FUNCTION, error = %e, "could not write order");
     Problem::unavailable("the order could not be saved; retry later")
+}
+
+/// A response, first or replayed: a 201 carries the new resource's address.
+fn created(stored: StoredResponse) -> Response<Body> {
+    stored.into_created_response("/orders", "orderId")
 }
