@@ -385,8 +385,8 @@ fn seven_tables_nine_queues_one_bus_one_archive() {
         Some(json!({"source": [{"prefix": "eventmart."}]}))
     );
 
-    // An alarm per queue and the queue policy are accepted and ignored.
-    assert_eq!(s.ignored.len(), 10);
+    // An alarm per queue, the queue policy and the relay's role are accepted and ignored.
+    assert_eq!(s.ignored.len(), 11);
     assert_eq!(
         s.outputs.get("ApiUrl").map(String::as_str),
         Some("https://local.execute-api.us-east-1.amazonaws.com/")

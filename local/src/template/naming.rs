@@ -114,6 +114,8 @@ impl Naming for LocalNaming {
             ("AWS::Serverless::Function", "Arn") => self.arn("lambda", &format!("function:{name}")),
             ("AWS::CloudWatch::Alarm", "Arn") => self.arn("cloudwatch", &format!("alarm:{name}")),
             ("AWS::Serverless::HttpApi", "ApiId") => "local".into(),
+            // IAM is global: its ARNs carry no region.
+            ("AWS::IAM::Role", "Arn") => format!("arn:aws:iam::{}:role/{name}", self.account_id),
             _ => return None,
         })
     }
