@@ -49,13 +49,13 @@ BENCH_PACKAGES := -p orders -p memberships -p outbox-relay -p fulfillment -p not
 	-p ingestion -p analytics -p eventmart-bench
 bench: setup
 	cargo build --release --bins $(BENCH_PACKAGES)
-	cargo run --quiet --release -p eventmart-bench -- cold-start --runs 20 --invocations 1000 \
+	cargo run --quiet --release -p eventmart-bench --bin eventmart-bench -- cold-start --runs 20 --invocations 1000 \
 		--release --out target/bench/cold-start.md
 
 ## bench-smoke: the same benchmark, short and on debug builds (CI).
 bench-smoke: setup
 	cargo build --bins $(BENCH_PACKAGES)
-	cargo run --quiet -p eventmart-bench -- cold-start --runs 2 --invocations 20 \
+	cargo run --quiet -p eventmart-bench --bin eventmart-bench -- cold-start --runs 2 --invocations 20 \
 		--out target/bench/cold-start-smoke.md
 
 template-check:

@@ -348,7 +348,11 @@ fn render(args: &Args, rows: &[Row]) -> String {
         let first = m
             .first_failure
             .as_deref()
-            .map(|e| e.chars().take(90).collect::<String>().replace('|', "/"))
+            .map(|e| {
+                // Drop the Rust error's type-name prefix (`&alloc::boxed::Box<dyn ...>: `).
+                let e = e.rsplit(">: ").next().unwrap_or(e);
+                e.chars().take(90).collect::<String>().replace('|', "/")
+            })
             .unwrap_or_default();
         let _ = writeln!(
             s,
