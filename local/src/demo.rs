@@ -8,6 +8,7 @@
 use crate::client::{self, HttpResponse};
 use crate::stack::LocalStack;
 use aws_sdk_dynamodb::types::AttributeValue;
+use eventmart_shared::http;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -69,8 +70,9 @@ struct Api<'a> {
 }
 
 impl Api<'_> {
-    /// One request, retried with the same `Idempotency-Key` while the API answers 5xx
-    /// (an instance killed by chaos): what a careful client does.
+    /// One request, retried with the same `Idempotency-Key` while the API answers 5xx (an
+    /// instance killed by chaos) or 409 in-progress (the killed run's claim has not yet
+    /// expired): what a careful client does.
     async fn call(
         &self,
         step: &str,
@@ -86,7 +88,7 @@ impl Api<'_> {
             ("idempotency-key", key.as_str()),
         ];
         let headers: &[(&str, &str)] = if method == "POST" { &headers } else { &[] };
-        let mut attempt = 0;
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let r: HttpResponse = loop {
             let r = client::request(
                 method,
@@ -95,11 +97,15 @@ impl Api<'_> {
                 bytes.as_deref(),
             )
             .await?;
-            attempt += 1;
-            if r.status < 500 || attempt == 8 {
+            let in_progress = r.status == 409
+                && r.json()
+                    .ok()
+                    .and_then(|b| b["type"].as_str().map(|t| t.ends_with(http::IN_PROGRESS)))
+                    == Some(true);
+            if (r.status < 500 && !in_progress) || std::time::Instant::now() > give_up {
                 break r;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         };
         if r.status != expected {
             return Err(DemoError::Status {

@@ -210,6 +210,7 @@ impl LocalStack {
                             .map_or(Duration::from_secs(6 * 3600), |a| a.maximum_event_age),
                         on_failure_queue_url: async_config
                             .and_then(|a| queue_url(&a.on_failure_queue)),
+                        function_timeout: function.map_or(Duration::from_secs(3), |f| f.timeout),
                     },
                 }
             })

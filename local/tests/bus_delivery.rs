@@ -120,6 +120,7 @@ async fn a_function_that_always_fails_ends_in_its_on_failure_queue() {
         max_retry_attempts: 2,
         max_event_age: Duration::from_secs(3600),
         on_failure_queue_url: Some(on_failure.clone()),
+        ..AsyncInvoke::default()
     };
     let bus = start(vec![r], invoker, sqs.clone(), options()).await;
     let id = bus
@@ -171,6 +172,7 @@ async fn an_event_too_old_to_retry_goes_to_the_on_failure_queue() {
         max_retry_attempts: 2,
         max_event_age: Duration::ZERO,
         on_failure_queue_url: Some(on_failure.clone()),
+        ..AsyncInvoke::default()
     };
     let bus = start(vec![r], invoker, sqs.clone(), options()).await;
     bus.put_events(vec![entry("OrderPlaced", 1)])
@@ -240,8 +242,13 @@ async fn function_errors_are_retried_until_the_function_succeeds() {
     let sqs = sqs().await;
     let on_failure = queue(&sqs, "on-failure").await;
     let failures = Arc::new(AtomicU32::new(2));
+    let started: Arc<std::sync::Mutex<Vec<std::time::Instant>>> = Arc::default();
+    let times = started.clone();
     let (invoker, seen) = recording(move |_, _| {
         let failures = failures.clone();
+        if let Ok(mut t) = times.lock() {
+            t.push(std::time::Instant::now());
+        }
         async move {
             let left = failures.load(Ordering::SeqCst);
             if left > 0 {
@@ -258,6 +265,7 @@ async fn function_errors_are_retried_until_the_function_succeeds() {
         TargetSpec::new("Flaky"),
     );
     r.async_invoke.on_failure_queue_url = Some(on_failure.clone());
+    r.async_invoke.function_timeout = Duration::from_millis(300);
     let bus = start(vec![r], invoker, sqs.clone(), options()).await;
     bus.put_events(vec![entry("OrderPlaced", 1)])
         .expect("valid");
@@ -266,6 +274,16 @@ async fn function_errors_are_retried_until_the_function_succeeds() {
     assert!(drain(&sqs, &on_failure).await.is_empty());
     let c = bus.counters();
     assert_eq!((c.retried, c.delivered, c.dead_lettered), (2, 1, 0));
+    // A run that died is retried only once its timeout has passed, as AWS's minute-long
+    // retry delays guarantee: its in-progress state has expired by then.
+    let t = started.lock().unwrap().clone();
+    for pair in t.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(300),
+            "{:?}",
+            pair[1] - pair[0]
+        );
+    }
     bus.stop().await;
 }
 

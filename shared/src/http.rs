@@ -13,6 +13,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The header that makes a POST safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// Problem kind of a 409 whose request is still running elsewhere: retrying later with
+/// the same Idempotency-Key gets its answer.
+pub const IN_PROGRESS: &str = "in-progress";
+
 /// The header a caller uses to tie its request to the events it causes.
 pub const CORRELATION_ID: &str = "x-correlation-id";
 
@@ -411,9 +415,11 @@ pub fn idempotency_problem<E: std::fmt::Display>(
             "idempotency-key-reused",
             "this Idempotency-Key was used with a different request body",
         ),
-        I::AlreadyInProgress { .. } => {
-            Problem::conflict("a request with this Idempotency-Key is in progress; retry shortly")
-        }
+        I::AlreadyInProgress { .. } => Problem::new(
+            StatusCode::CONFLICT,
+            IN_PROGRESS,
+            "a request with this Idempotency-Key is in progress; retry shortly",
+        ),
         I::Handler(e) => handler(e),
         other => {
             tracing::error!(error = %other, "idempotency failure");

@@ -97,8 +97,10 @@ async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
     // delivery failure; anything else means Lambda accepted and ran it.
     let start = Instant::now();
     let mut attempt = 0u32;
+    let mut invoked_at;
     let first = loop {
         attempt += 1;
+        invoked_at = Instant::now();
         match inner
             .invoker
             .invoke(&spec.target.function, event.clone())
@@ -179,10 +181,18 @@ async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
             record(Stage::Invoke, invokes, Outcome::Retrying(error.to_string())),
         );
         AtomicCounters::bump(&inner.counters.retried);
-        if !sleep(inner, inner.options.timing.async_delay(invokes)).await {
+        let mut delay = inner.options.timing.async_delay(invokes);
+        if matches!(error, InvokeError::Crashed(_) | InvokeError::Timeout(_)) {
+            // AWS's retry delays (1 and 2 minutes) outlast the run that died, so the
+            // retry never meets that run's unexpired state (an idempotency claim held
+            // until its deadline). Scaled-down local delays keep that order.
+            delay = delay.max(cfg.function_timeout.saturating_sub(invoked_at.elapsed()));
+        }
+        if !sleep(inner, delay).await {
             return;
         }
         invokes += 1;
+        invoked_at = Instant::now();
         result = inner
             .invoker
             .invoke(&spec.target.function, event.clone())

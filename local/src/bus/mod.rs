@@ -157,6 +157,9 @@ pub struct AsyncInvoke {
     pub max_event_age: Duration,
     /// Queue URL of the `OnFailure` destination.
     pub on_failure_queue_url: Option<String>,
+    /// The function's timeout: a retry after a run that died waits at least this long
+    /// from that run's start.
+    pub function_timeout: Duration,
 }
 
 impl Default for AsyncInvoke {
@@ -166,6 +169,7 @@ impl Default for AsyncInvoke {
             max_retry_attempts: 2,
             max_event_age: Duration::from_secs(21_600),
             on_failure_queue_url: None,
+            function_timeout: Duration::from_secs(3),
         }
     }
 }
