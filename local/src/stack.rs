@@ -155,7 +155,8 @@ impl LocalStack {
                 RuntimeOptions {
                     max_instances_per_function: options.max_instances,
                     kill_fraction: options.chaos.kill_fraction,
-                    ..RuntimeOptions::default()
+                    reports: report_sink(options.log),
+                    function_logs: function_log_sink(options.log),
                 },
             )
             .await
@@ -345,6 +346,35 @@ impl LocalStack {
         }
         self.runtime.shutdown().await;
         self.moto.stop().await;
+    }
+}
+
+/// Each invocation's REPORT line (init duration on cold starts, duration, max RSS), beside
+/// the bus's delivery lines.
+fn report_sink(mode: LogMode) -> Option<crate::runtime::ReportSink> {
+    match mode {
+        LogMode::Quiet => None,
+        LogMode::Human => Some(Arc::new(|r| eprintln!("{r}"))),
+        LogMode::Json => Some(Arc::new(|r| {
+            eprintln!(
+                "{}",
+                serde_json::json!({"component": "runtime", "report": r.to_string()})
+            )
+        })),
+    }
+}
+
+/// The functions' own log lines (their JSON logs), tagged with the function.
+fn function_log_sink(mode: LogMode) -> Option<crate::runtime::LogSink> {
+    match mode {
+        LogMode::Quiet => None,
+        LogMode::Human => Some(Arc::new(|function, line| eprintln!("{function} | {line}"))),
+        LogMode::Json => Some(Arc::new(|function, line| {
+            eprintln!(
+                "{}",
+                serde_json::json!({"component": "function", "function": function, "line": line})
+            )
+        })),
     }
 }
 
