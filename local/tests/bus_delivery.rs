@@ -274,7 +274,7 @@ async fn function_errors_are_retried_until_the_function_succeeds() {
     assert!(drain(&sqs, &on_failure).await.is_empty());
     let c = bus.counters();
     assert_eq!((c.retried, c.delivered, c.dead_lettered), (2, 1, 0));
-    // A run that died is retried only once its timeout has passed, as AWS's minute-long
+    // A failed run is retried only once its timeout has passed, as AWS's minute-long
     // retry delays guarantee: its in-progress state has expired by then.
     let t = started.lock().unwrap().clone();
     for pair in t.windows(2) {

@@ -181,13 +181,15 @@ async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
             record(Stage::Invoke, invokes, Outcome::Retrying(error.to_string())),
         );
         AtomicCounters::bump(&inner.counters.retried);
-        let mut delay = inner.options.timing.async_delay(invokes);
-        if matches!(error, InvokeError::Crashed(_) | InvokeError::Timeout(_)) {
-            // AWS's retry delays (1 and 2 minutes) outlast the run that died, so the
-            // retry never meets that run's unexpired state (an idempotency claim held
-            // until its deadline). Scaled-down local delays keep that order.
-            delay = delay.max(cfg.function_timeout.saturating_sub(invoked_at.elapsed()));
-        }
+        // AWS's retry delays (1 and 2 minutes) outlast the failed run, so a retry never
+        // meets that run's unexpired state: an idempotency claim held until its deadline,
+        // by it or (for a duplicate told "in progress") by a copy that was killed.
+        // Scaled-down local delays keep that order by waiting out the function's timeout.
+        let delay = inner
+            .options
+            .timing
+            .async_delay(invokes)
+            .max(cfg.function_timeout.saturating_sub(invoked_at.elapsed()));
         if !sleep(inner, delay).await {
             return;
         }

@@ -157,8 +157,8 @@ pub struct AsyncInvoke {
     pub max_event_age: Duration,
     /// Queue URL of the `OnFailure` destination.
     pub on_failure_queue_url: Option<String>,
-    /// The function's timeout: a retry after a run that died waits at least this long
-    /// from that run's start.
+    /// The function's timeout: a retry waits at least this long from the failed run's
+    /// start, as AWS's minute-long retry delays always do.
     pub function_timeout: Duration,
 }
 
