@@ -45,16 +45,18 @@ unit-and-integration:
 ## bench: cold start (20 per function, spawn -> first Runtime API poll) and max RSS (1,000
 ## invocations) of every function, beside a bare lambda_runtime binary and a Python/boto3
 ## consumer, release builds; the table goes to target/bench/cold-start.md (see BENCHMARKS.md).
-BENCH_PACKAGES := -p orders -p memberships -p outbox-relay -p fulfillment -p notifications \
-	-p ingestion -p analytics -p eventmart-bench
+# The functions are built on their own (the default members, as `sam build` builds them),
+# so that the bench crate's dependency features do not leak into what is measured.
 bench: setup
-	cargo build --release --bins $(BENCH_PACKAGES)
+	cargo build --release --bins
+	cargo build --release -p eventmart-bench
 	cargo run --quiet --release -p eventmart-bench --bin eventmart-bench -- cold-start --runs 20 --invocations 1000 \
 		--release --out target/bench/cold-start.md
 
 ## bench-smoke: the same benchmark, short and on debug builds (CI).
 bench-smoke: setup
-	cargo build --bins $(BENCH_PACKAGES)
+	cargo build --bins
+	cargo build -p eventmart-bench
 	cargo run --quiet -p eventmart-bench --bin eventmart-bench -- cold-start --runs 2 --invocations 20 \
 		--out target/bench/cold-start-smoke.md
 
