@@ -66,6 +66,16 @@ async fn the_demo_story_happens_exactly_once_under_duplicates_and_reordering() {
     assert!(duplicated, "chaos duplicated some deliveries");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_invocations_are_retried_and_nothing_is_lost_or_doubled() {
+    let mut chaos = storm();
+    chaos.kill_fraction = 0.1;
+    let stack = start(options(chaos)).await;
+    let report = eventmart_local::demo::run(&stack).await.expect("demo ran");
+    stack.shutdown().await;
+    assert_passed(&report);
+}
+
 /// `aws events put-events --endpoint-url` with the repository's entries files.
 fn put_events(bus: &str, entries: &Path) -> Value {
     let out = std::process::Command::new(root().join(".venv/bin/aws"))
