@@ -11,6 +11,7 @@ pub mod client;
 pub mod demo;
 pub mod invoke;
 pub mod moto;
+pub mod proxy;
 pub mod runtime;
 pub mod stack;
 pub mod template;

@@ -9,6 +9,7 @@ use crate::bus::{
 use crate::chaos::Chaos;
 use crate::invoke::Invoker;
 use crate::moto::{Moto, MotoError};
+use crate::proxy::AwsProxy;
 use crate::runtime::{FunctionSpec, Gateway, RouteSpec, Runtime, RuntimeOptions};
 use crate::template::{LocalNaming, Stack, TemplateError};
 use aws_sdk_dynamodb::types::{
@@ -92,9 +93,15 @@ pub struct LocalStack {
     pub streams: StreamPoller,
     gateway: Option<Gateway>,
     moto: Moto,
+    /// Every function's (and the stream pollers') way to moto: counts requests, can cut a
+    /// service.
+    pub aws: AwsProxy,
     pub sdk: aws_config::SdkConfig,
     pub chaos: Chaos,
 }
+
+/// The stream pollers' name in [`LocalStack::aws`]'s counts.
+pub const STREAM_POLLERS: &str = "stream-pollers";
 
 const REGION: &str = "us-east-1";
 
@@ -121,6 +128,19 @@ impl LocalStack {
         })?;
         drop(bus_listener);
         let bus_url = format!("http://{bus_addr}");
+        let callers: Vec<String> = model
+            .functions
+            .iter()
+            .map(|f| f.logical_id.clone())
+            .chain([STREAM_POLLERS.to_owned()])
+            .collect();
+        let aws = AwsProxy::start(&moto.endpoint(), &callers)
+            .await
+            .map_err(|e| StackError::Start {
+                part: "AWS proxy",
+                message: e.to_string(),
+            })?;
+        let aws_url = |caller: &str| aws.url(caller).unwrap_or_default().to_owned();
 
         let functions = model
             .functions
@@ -133,9 +153,9 @@ impl LocalStack {
                     ("AWS_ACCESS_KEY_ID", "local".to_owned()),
                     ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
                     ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-                    ("AWS_ENDPOINT_URL_DYNAMODB", moto.endpoint()),
-                    ("AWS_ENDPOINT_URL_SQS", moto.endpoint()),
-                    ("AWS_ENDPOINT_URL_SESV2", moto.endpoint()),
+                    ("AWS_ENDPOINT_URL_DYNAMODB", aws_url(&f.logical_id)),
+                    ("AWS_ENDPOINT_URL_SQS", aws_url(&f.logical_id)),
+                    ("AWS_ENDPOINT_URL_SESV2", aws_url(&f.logical_id)),
                     ("AWS_ENDPOINT_URL_EVENTBRIDGE", bus_url.clone()),
                 ] {
                     env.entry(k.to_owned()).or_insert(v);
@@ -220,7 +240,7 @@ impl LocalStack {
             buses,
             rules,
             invoker.clone(),
-            sqs.clone(),
+            sqs,
             BusOptions {
                 chaos: options.chaos.clone(),
                 timing: options.timing.clone(),
@@ -264,12 +284,13 @@ impl LocalStack {
                 on_failure_queue_url: queue_url(&m.on_failure_queue),
             })
             .collect();
+        let pollers_sdk = sdk_config(&aws_url(STREAM_POLLERS)).await;
         let streams = StreamPoller::start(
             mappings,
-            aws_sdk_dynamodbstreams::Client::new(&sdk),
-            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_dynamodbstreams::Client::new(&pollers_sdk),
+            aws_sdk_dynamodb::Client::new(&pollers_sdk),
             invoker.clone(),
-            sqs,
+            aws_sdk_sqs::Client::new(&pollers_sdk),
             StreamOptions {
                 log: options.log,
                 poll_interval: Duration::from_millis(100),
@@ -301,6 +322,7 @@ impl LocalStack {
             streams,
             gateway: Some(gateway),
             moto,
+            aws,
             sdk,
             chaos: options.chaos,
         })
