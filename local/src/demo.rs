@@ -65,15 +65,16 @@ pub enum DemoError {
     Read(String, String),
 }
 
-struct Api<'a> {
-    base: &'a str,
+/// The HTTP API as a careful client uses it.
+pub struct Api<'a> {
+    pub base: &'a str,
 }
 
 impl Api<'_> {
     /// One request, retried with the same `Idempotency-Key` while the API answers 5xx (an
     /// instance killed by chaos) or 409 in-progress (the killed run's claim has not yet
     /// expired): what a careful client does.
-    async fn call(
+    pub async fn call(
         &self,
         step: &str,
         method: &str,
@@ -233,6 +234,15 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
         "Ada joined the annual membership ({member_id}) and left it"
     ));
     stack.settle().await;
+    // Under kills a delivery can fail all three of Lambda's attempts; it waits in its
+    // dead-letter queue with the reason, and the operator redrives it.
+    let redrive = if stack.chaos.kill_fraction > 0.0 {
+        let r = crate::load::redrive(stack).await?;
+        stack.settle().await;
+        Some(r)
+    } else {
+        None
+    };
 
     // ---- what each part did
     let invoked_ok = |d: &&crate::bus::DeliveryRecord| {
@@ -394,11 +404,23 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
         dead += queue_depth(&sqs, &q.url).await?;
     }
     report.check("messages in dead-letter queues", 0, dead);
+    if let Some((done, failed)) = redrive.filter(|(d, f)| !d.is_empty() || !f.is_empty()) {
+        let n = done.len() + failed.len();
+        report.story.push(format!(
+            "{n} deliveries were killed three times and dead-lettered; redriven: {}",
+            done.len()
+        ));
+        report.check(
+            "dead-lettered deliveries redriven to success",
+            format!("{n} of {n}"),
+            format!("{} of {n}", done.len()),
+        );
+    }
     Ok(report)
 }
 
 /// Every item of a table whose `pk` starts with `prefix`.
-async fn scan_prefix(
+pub async fn scan_prefix(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     prefix: &str,
@@ -429,7 +451,7 @@ async fn scan_prefix(
     }
 }
 
-async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<u64, DemoError> {
+pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<u64, DemoError> {
     let out = sqs
         .get_queue_attributes()
         .queue_url(url)

@@ -10,6 +10,7 @@ pub mod chaos;
 pub mod client;
 pub mod demo;
 pub mod invoke;
+pub mod load;
 pub mod moto;
 pub mod proxy;
 pub mod runtime;

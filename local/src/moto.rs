@@ -58,6 +58,11 @@ impl Moto {
         Ok(moto)
     }
 
+    /// The server's process id (for its memory figures).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -48,13 +48,11 @@ impl AwsProxy {
         for caller in callers {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
             urls.insert(caller.clone(), format!("http://{}", listener.local_addr()?));
-            let app = axum::Router::new()
-                .fallback(forward)
-                .with_state(Listener {
-                    caller: caller.as_str().into(),
-                    upstream: upstream.trim_end_matches('/').into(),
-                    shared: shared.clone(),
-                });
+            let app = axum::Router::new().fallback(forward).with_state(Listener {
+                caller: caller.as_str().into(),
+                upstream: upstream.trim_end_matches('/').into(),
+                shared: shared.clone(),
+            });
             servers.push(tokio::spawn(async move {
                 let _ = axum::serve(listener, app).await;
             }));
@@ -72,7 +70,11 @@ impl AwsProxy {
     }
 
     pub fn counts(&self) -> Counts {
-        self.shared.counts.lock().map(|c| c.clone()).unwrap_or_default()
+        self.shared
+            .counts
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
     }
 
     /// Requests answered 503 because their service was down, by service.
@@ -84,10 +86,20 @@ impl AwsProxy {
             .unwrap_or_default()
     }
 
+    /// A handle that takes services down and back, for a task of its own.
+    pub fn switch(&self) -> AwsSwitch {
+        AwsSwitch(self.shared.clone())
+    }
+}
+
+#[derive(Clone)]
+pub struct AwsSwitch(Arc<Shared>);
+
+impl AwsSwitch {
     /// Takes `service` (a SigV4 signing name: `dynamodb` covers tables and streams) down or
     /// brings it back.
     pub fn set_down(&self, service: &str, down: bool) {
-        if let Ok(mut d) = self.shared.down.lock() {
+        if let Ok(mut d) = self.0.down.lock() {
             if down {
                 d.insert(service.to_owned());
             } else {

@@ -338,6 +338,10 @@ impl LocalStack {
         }
     }
 
+    pub fn moto_pid(&self) -> Option<u32> {
+        self.moto.pid()
+    }
+
     /// Waits until nothing is in flight: no delivery pending on the bus and every stream
     /// caught up, twice in a row (a stream record can put an event on the bus, whose
     /// delivery can write a stream record).

@@ -396,11 +396,13 @@ pub fn idempotency_event(key: &str, route: &str, body: &Value) -> Value {
 }
 
 /// The idempotency configuration of HTTP producers: key and body from
-/// [`idempotency_event`], kept 24 hours.
+/// [`idempotency_event`], kept 24 hours. A request whose key is in progress is answered
+/// 409 at once (the client retries), not held open.
 pub fn idempotency_config(function_name: &str) -> crate::idempotency::Config {
     crate::idempotency::Config::for_eventbridge(function_name)
         .with_key_pointer("/key")
         .with_payload_pointer(Some("/body".into()))
+        .with_wait_for_in_progress(false)
 }
 
 /// The problem for an idempotency failure on an HTTP request.

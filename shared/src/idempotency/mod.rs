@@ -159,6 +159,10 @@ pub struct Config {
     pub expires_after: Duration,
     /// Completed records kept in memory (0: no cache).
     pub cache_capacity: usize,
+    /// A duplicate that finds the key INPROGRESS waits, inside its own deadline, for that
+    /// claim to complete (it answers with the result) or to expire (it takes the key
+    /// over), instead of failing at once. See [`Idempotency::run`].
+    pub wait_for_in_progress: bool,
     pub clock: Clock,
 }
 
@@ -172,6 +176,7 @@ impl Config {
             payload_pointer: Some("/detail".into()),
             expires_after: Duration::from_secs(24 * 3600),
             cache_capacity: 0,
+            wait_for_in_progress: true,
             clock: Arc::new(SystemTime::now),
         }
     }
@@ -183,6 +188,11 @@ impl Config {
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    pub fn with_wait_for_in_progress(mut self, wait: bool) -> Self {
+        self.wait_for_in_progress = wait;
         self
     }
 
@@ -201,6 +211,11 @@ impl Config {
         self
     }
 }
+
+/// How often a duplicate waiting on an INPROGRESS claim looks again.
+const IN_PROGRESS_POLL: Duration = Duration::from_millis(250);
+/// What a waiting duplicate keeps of its own time for the handler after the claim expires.
+const TAKE_OVER_MARGIN: Duration = Duration::from_secs(1);
 
 /// How long an INPROGRESS claim stands when the caller has no Lambda deadline:
 /// Lambda's longest timeout.
@@ -236,6 +251,15 @@ impl<S: Store> Idempotency<S> {
     ///
     /// `deadline` is the invocation's deadline (the Lambda context's): a claim left
     /// INPROGRESS by an invocation that died is taken over once it has passed.
+    ///
+    /// A concurrent duplicate (EventBridge delivers some events twice, at once) finds the
+    /// key INPROGRESS. With [`Config::wait_for_in_progress`] it looks again every 250 ms
+    /// until its own deadline less a second: it answers from the record once the holder
+    /// completes, or takes the claim over once it expires (the holder died), or, out of
+    /// time, fails as in progress for Lambda to retry. Failing at once instead sends every
+    /// duplicate into Lambda's async retries, where it can race a dead holder's own retries
+    /// until both run out and the duplicate lands in the dead-letter queue although its
+    /// event was processed.
     pub async fn run<T, E, F, Fut>(
         &self,
         event: &serde_json::Value,
@@ -257,7 +281,20 @@ impl<S: Store> Idempotency<S> {
                 .map(millis)
                 .unwrap_or(now + DEFAULT_IN_PROGRESS.as_millis() as i64),
         );
-        match self.store.claim(&record, now).await? {
+        let mut waited_until: Option<tokio::time::Instant> = None;
+        let claim = loop {
+            let now = self.now();
+            match self.store.claim(&record, now).await? {
+                Claim::Exists(old) => {
+                    match self.wait_for(&record, &old, deadline, now, &mut waited_until) {
+                        Some(pause) => tokio::time::sleep(pause).await,
+                        None => break Claim::Exists(old),
+                    }
+                }
+                claimed => break claimed,
+            }
+        };
+        match claim {
             Claim::Exists(old) => self.replay(&record, old),
             Claim::Claimed => match handler().await {
                 Ok(result) => {
@@ -348,6 +385,38 @@ impl<S: Store> Idempotency<S> {
             data: None,
             payload_hash,
         })
+    }
+
+    /// How long to pause before claiming again while `old` is an INPROGRESS claim and
+    /// this invocation has time left to run the handler after it; `None`: answer now.
+    fn wait_for(
+        &self,
+        mine: &Record,
+        old: &Record,
+        deadline: Option<SystemTime>,
+        now: EpochMillis,
+        waited_until: &mut Option<tokio::time::Instant>,
+    ) -> Option<Duration> {
+        if !self.config.wait_for_in_progress
+            || old.status != Status::InProgress
+            || self.check_payload::<()>(mine, old).is_err()
+        {
+            return None;
+        }
+        let latest = millis(deadline?) - TAKE_OVER_MARGIN.as_millis() as i64;
+        if now >= latest {
+            return None;
+        }
+        // Bounded in real time too, whatever the configured clock says.
+        let until = *waited_until.get_or_insert_with(|| {
+            tokio::time::Instant::now() + Duration::from_millis((latest - now) as u64)
+        });
+        let left = until.checked_duration_since(tokio::time::Instant::now())?;
+        let to_expiry = old
+            .in_progress_expiry
+            .map(|e| Duration::from_millis((e - now).max(0) as u64 + 10))
+            .unwrap_or(IN_PROGRESS_POLL);
+        Some(IN_PROGRESS_POLL.min(to_expiry).min(left))
     }
 
     /// The answer to a duplicate whose live record came back from the store.

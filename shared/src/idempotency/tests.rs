@@ -202,3 +202,104 @@ async fn transactional_handler_error_writes_nothing() {
     assert!(matches!(err, IdempotencyError::Handler(_)));
     assert!(h.idem.store().record("fn#e1").is_none());
 }
+
+/// Real-clock idempotency over one store, for the waiting duplicate's tests.
+fn real_clock() -> Arc<Idempotency<InMemoryStore>> {
+    Arc::new(Idempotency::new(
+        InMemoryStore::default(),
+        Config::for_eventbridge("fn"),
+    ))
+}
+
+fn in_5s() -> Option<SystemTime> {
+    Some(SystemTime::now() + Duration::from_secs(5))
+}
+
+#[tokio::test]
+async fn a_concurrent_duplicate_waits_for_the_claim_and_answers_its_result() {
+    let idem = real_clock();
+    let ev = event("e1", "a");
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (i, e, r) = (idem.clone(), ev.clone(), runs.clone());
+    let holder = tokio::spawn(async move {
+        i.run(&e, in_5s(), || async {
+            r.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            Ok::<_, String>(1u32)
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = runs.clone();
+    let duplicate = idem
+        .run(&ev, in_5s(), || async {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, String>(2u32)
+        })
+        .await;
+    assert_eq!(duplicate.unwrap(), 1, "the holder's result");
+    assert_eq!(holder.await.unwrap().unwrap(), 1);
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the handler ran once");
+}
+
+#[tokio::test]
+async fn a_duplicate_takes_over_a_dead_claim_once_it_expires() {
+    let idem = real_clock();
+    let ev = event("e1", "a");
+    let now = millis(SystemTime::now());
+    // An invocation that claimed the key and died: its claim ends at its deadline.
+    idem.store().insert(Record {
+        key: "fn#e1".into(),
+        status: Status::InProgress,
+        expiry: now / 1000 + 60,
+        in_progress_expiry: Some(now + 700),
+        data: None,
+        payload_hash: Some(hash(&ev["detail"])),
+    });
+    let out = idem
+        .run(&ev, in_5s(), || async { Ok::<_, String>(9u32) })
+        .await;
+    assert_eq!(out.unwrap(), 9);
+    assert_eq!(
+        idem.store().record("fn#e1").unwrap().status,
+        Status::Completed
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_gives_up_on_a_live_claim_before_its_own_deadline() {
+    let idem = real_clock();
+    let ev = event("e1", "a");
+    let now = millis(SystemTime::now());
+    idem.store().insert(Record {
+        key: "fn#e1".into(),
+        status: Status::InProgress,
+        expiry: now / 1000 + 60,
+        in_progress_expiry: Some(now + 60_000),
+        data: None,
+        payload_hash: Some(hash(&ev["detail"])),
+    });
+    let started = std::time::Instant::now();
+    let deadline = Duration::from_millis(1_600);
+    let err = idem
+        .run(&ev, Some(SystemTime::now() + deadline), || async {
+            Ok::<_, String>(9u32)
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdempotencyError::AlreadyInProgress { .. }));
+    assert!(
+        err.is_retryable(|_| false),
+        "Lambda's retry comes back later"
+    );
+    assert!(
+        started.elapsed() < deadline,
+        "answered before the invocation's deadline"
+    );
+    // Without a deadline nothing is known of the time left: no wait either.
+    let err = idem
+        .run(&ev, None, || async { Ok::<_, String>(9u32) })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdempotencyError::AlreadyInProgress { .. }));
+}

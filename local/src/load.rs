@@ -1,0 +1,729 @@
+//! A workload of many customers through the running stack, then the checks that every
+//! effect happened exactly once: what `make soak` (duplicate storms, reordering, crashes,
+//! a DynamoDB outage) and the scaling benchmark run.
+//!
+//! Orders are placed through the HTTP API by concurrent clients; a fixed share is
+//! canceled at once (so, under reordering, the cancel can reach the warehouse first),
+//! shipped, or canceled and then shipped (the ship must be refused). Members sign up and
+//! half of them cancel. Every effect is then counted where it landed: order and shipment
+//! states through the API, emails in the notifications table and in SES, events in
+//! ingestion's table, the analytics summary, and each message in a dead-letter queue.
+
+use crate::demo::{self, Api, Check, DemoError};
+use crate::proxy::Counts;
+use crate::stack::LocalStack;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub orders: usize,
+    pub memberships: usize,
+    /// Clients calling the HTTP API at once.
+    pub concurrency: usize,
+    /// DynamoDB answers 503 for `length` from `after` the start, for every caller.
+    pub outage: Option<Outage>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Outage {
+    pub after: Duration,
+    pub length: Duration,
+}
+
+/// What becomes of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Plan {
+    Keep,
+    /// Canceled right after it is placed.
+    Cancel,
+    Ship,
+    /// Canceled at once, then the warehouse tries to ship it: refused.
+    ShipAfterCancel,
+}
+
+impl Plan {
+    fn of(i: usize) -> Plan {
+        match i % 10 {
+            0 | 1 => Plan::Cancel,
+            2..=4 => Plan::Ship,
+            5 => Plan::ShipAfterCancel,
+            _ => Plan::Keep,
+        }
+    }
+
+    fn canceled(self) -> bool {
+        matches!(self, Plan::Cancel | Plan::ShipAfterCancel)
+    }
+
+    fn order_state(self) -> &'static str {
+        match self {
+            Plan::Keep => "PLACED",
+            Plan::Ship => "SHIPPED",
+            Plan::Cancel | Plan::ShipAfterCancel => "CANCELED",
+        }
+    }
+
+    fn shipment_state(self) -> &'static str {
+        match self {
+            Plan::Keep => "PREPARING",
+            Plan::Ship => "SHIPPED",
+            Plan::Cancel | Plan::ShipAfterCancel => "CANCELED",
+        }
+    }
+}
+
+const SKUS: &[(&str, u64)] = &[
+    ("SHOE-RUN-42", 8999),
+    ("SOCK-3PK", 1250),
+    ("BOOT-TRAIL-41", 12900),
+    ("CAP-WOOL", 2400),
+    ("JACKET-RAIN-M", 15900),
+];
+
+fn order_body(i: usize) -> (Value, u64) {
+    let lines = 1 + i % 3;
+    let mut total = 0;
+    let items: Vec<Value> = (0..lines)
+        .map(|l| {
+            let (sku, price) = SKUS[(i + l) % SKUS.len()];
+            let quantity = 1 + ((i + l) % 2) as u64;
+            total += price * quantity;
+            json!({"sku": sku, "quantity": quantity, "unitPriceMinor": price})
+        })
+        .collect();
+    (
+        json!({"customerId": format!("cust-{i}"), "email": format!("c{i}@example.com"),
+               "currency": "EUR", "items": items}),
+        total,
+    )
+}
+
+/// Figures of one run.
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub orders: usize,
+    pub memberships: usize,
+    /// From the first request until every order and membership was accepted.
+    pub accept_time: Duration,
+    /// From the first request until the stack was quiet after the last ship.
+    pub total_time: Duration,
+    /// Distinct events the bus accepted.
+    pub events: usize,
+    pub bus_entries_accepted: u64,
+    pub deliveries: u64,
+    pub delivery_retries: u64,
+    pub invocations_ok: BTreeMap<String, u64>,
+    /// Distinct events each consumer processed successfully.
+    pub events_per_consumer: BTreeMap<String, usize>,
+    pub emails_expected: u64,
+    pub ses_sent: u64,
+    pub requests: Counts,
+    /// What each caller's requests bought, taken when every order and membership had been
+    /// accepted and delivered (before ships and the checks' reads): caller -> (unit, count).
+    pub cost_units: BTreeMap<String, (&'static str, u64)>,
+    /// The requests counted at that same moment.
+    pub cost_requests: Counts,
+    pub refused_by_outage: u64,
+    pub moto_max_rss_kb: Option<u64>,
+    pub stack_max_rss_kb: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct DeadLetter {
+    pub queue: String,
+    pub reason: String,
+    /// The function the message was for (the template's logical id).
+    pub function: String,
+    /// The event it carries (null when it carries none, e.g. a stream batch's pointer).
+    pub event: Value,
+    pub body: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub checks: Vec<Check>,
+    pub figures: Figures,
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(Check::ok)
+    }
+
+    fn check(&mut self, what: &str, expected: impl ToString, actual: impl ToString) {
+        self.checks.push(Check {
+            what: what.into(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+}
+
+/// Runs `f` over `0..n` with at most `concurrency` at once; results in index order.
+async fn for_each<T, F, Fut>(n: usize, concurrency: usize, f: F) -> Result<Vec<T>, DemoError>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T, DemoError>> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let permit = permits.clone().acquire_owned().await;
+        let fut = f(i);
+        tasks.spawn(async move {
+            let _permit = permit;
+            (i, fut.await)
+        });
+    }
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    while let Some(done) = tasks.join_next().await {
+        let (i, r) = done.map_err(|e| DemoError::Read("a client task".into(), e.to_string()))?;
+        out[i] = Some(r?);
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// Runs the workload against a started stack and checks every effect.
+pub async fn run(stack: &LocalStack, w: &Workload) -> Result<Outcome, DemoError> {
+    let base: Arc<str> = stack.endpoints().http_api.into();
+    let started = Instant::now();
+    let outage = w.outage.map(|o| {
+        let aws = stack.aws.switch();
+        tokio::spawn(async move {
+            tokio::time::sleep(o.after).await;
+            aws.set_down("dynamodb", true);
+            tokio::time::sleep(o.length).await;
+            aws.set_down("dynamodb", false);
+        })
+    });
+
+    let placed = {
+        let base = base.clone();
+        let orders = for_each(w.orders, w.concurrency, move |i| {
+            let base = base.clone();
+            async move {
+                let api = Api { base: &base };
+                let (body, total) = order_body(i);
+                let plan = Plan::of(i);
+                let r = api
+                    .call("place an order", "POST", "/orders", Some(body), 201)
+                    .await?;
+                let id = r["orderId"].as_str().unwrap_or_default().to_owned();
+                if plan.canceled() {
+                    api.call(
+                        "cancel an order",
+                        "POST",
+                        &format!("/orders/{id}/cancel"),
+                        Some(json!({"reason": "Changed my mind"})),
+                        200,
+                    )
+                    .await?;
+                }
+                Ok((id, plan, total))
+            }
+        });
+        let base = stack.endpoints().http_api;
+        let members = for_each(w.memberships, w.concurrency, move |j| {
+            let base: Arc<str> = base.as_str().into();
+            async move {
+                let api = Api { base: &base };
+                let r = api
+                    .call(
+                        "sign up",
+                        "POST",
+                        "/memberships",
+                        Some(json!({"customerId": format!("member-{j}"),
+                                    "email": format!("m{j}@example.com"), "plan": "monthly"})),
+                        201,
+                    )
+                    .await?;
+                let id = r["membershipId"].as_str().unwrap_or_default().to_owned();
+                if j % 2 == 0 {
+                    api.call(
+                        "cancel a membership",
+                        "POST",
+                        &format!("/memberships/{id}/cancel"),
+                        Some(json!({"reason": "Too expensive"})),
+                        200,
+                    )
+                    .await?;
+                }
+                Ok(id)
+            }
+        });
+        let (orders, members) = tokio::join!(orders, members);
+        members?;
+        orders?
+    };
+    let accept_time = started.elapsed();
+    stack.settle().await;
+    let cost_requests = stack.aws.counts();
+    let mut cost_units: BTreeMap<String, (&'static str, u64)> = BTreeMap::new();
+    for (target, ids) in delivered_events(stack) {
+        cost_units.insert(target, ("event delivered", ids.len() as u64));
+    }
+    let cancels = placed.iter().filter(|(_, p, _)| p.canceled()).count();
+    cost_units.insert(
+        "OrdersFunction".into(),
+        (
+            "HTTP request (place, cancel)",
+            (placed.len() + cancels) as u64,
+        ),
+    );
+    cost_units.insert(
+        "MembershipsFunction".into(),
+        (
+            "HTTP request (sign up, cancel)",
+            (w.memberships + w.memberships.div_ceil(2)) as u64,
+        ),
+    );
+    let published = stack.bus.counters().events_accepted;
+    for relay in ["OutboxRelayFunction", crate::stack::STREAM_POLLERS] {
+        cost_units.insert(relay.into(), ("event published", published));
+    }
+
+    let ships = placed
+        .iter()
+        .filter(|(_, p, _)| matches!(p, Plan::Ship | Plan::ShipAfterCancel))
+        .map(|(id, p, _)| (id.clone(), *p))
+        .collect::<Vec<_>>();
+    let ships = Arc::new(ships);
+    {
+        let base = base.clone();
+        let ships2 = ships.clone();
+        for_each(ships.len(), w.concurrency, move |k| {
+            let base = base.clone();
+            let (id, plan) = ships2[k].clone();
+            async move {
+                let api = Api { base: &base };
+                let expected = if plan == Plan::Ship { 200 } else { 409 };
+                api.call(
+                    "ship",
+                    "POST",
+                    &format!("/fulfillments/{id}/ship"),
+                    None,
+                    expected,
+                )
+                .await
+                .map(|_| ())
+            }
+        })
+        .await?;
+    }
+    stack.settle().await;
+    if let Some(o) = outage {
+        // The outage may still be running if the workload was short: let it end and
+        // everything it held back drain before counting.
+        let _ = o.await;
+        stack.settle().await;
+    }
+    let mut out = Outcome::default();
+    // Under kills an event can fail all three of Lambda's attempts (0.1^3 of delivery
+    // chains at 10%): it waits in the dead-letter queue with its reason, as on AWS, and
+    // the operator redrives it. Anything else in a queue is a failure.
+    let (redriven, failed) = redrive(stack).await?;
+    if stack.chaos.kill_fraction > 0.0 {
+        let killed = |d: &DeadLetter| d.reason.contains("killed") || d.reason.contains("timed out");
+        out.check(
+            "dead-lettered deliveries that were all killed, redriven to success",
+            format!("{} of {}", redriven.len(), redriven.len()),
+            format!(
+                "{} of {}",
+                redriven.iter().filter(|d| killed(d)).count(),
+                redriven.len() + failed.len()
+            ),
+        );
+    } else {
+        out.check("dead-lettered deliveries", 0, redriven.len() + failed.len());
+    }
+    out.dead_letters.extend(redriven);
+    out.dead_letters.extend(failed);
+    stack.settle().await;
+    let total_time = started.elapsed();
+
+    out.figures.orders = w.orders;
+    out.figures.memberships = w.memberships;
+    out.figures.accept_time = accept_time;
+    out.figures.total_time = total_time;
+    check_states(stack, &base, &placed, w.concurrency, &mut out).await?;
+    check_effects(stack, &placed, w.memberships, &mut out).await?;
+    out.figures.requests = stack.aws.counts();
+    out.figures.cost_requests = cost_requests;
+    out.figures.cost_units = cost_units;
+    out.figures.refused_by_outage = stack.aws.refused().values().sum();
+    out.figures.moto_max_rss_kb = stack.moto_pid().and_then(max_rss_kb);
+    out.figures.stack_max_rss_kb = max_rss_kb(std::process::id());
+    Ok(out)
+}
+
+async fn check_states(
+    stack: &LocalStack,
+    base: &Arc<str>,
+    placed: &[(String, Plan, u64)],
+    concurrency: usize,
+    out: &mut Outcome,
+) -> Result<(), DemoError> {
+    let _ = stack;
+    let placed: Arc<Vec<(String, Plan, u64)>> = Arc::new(placed.to_vec());
+    let p2 = placed.clone();
+    let base = base.clone();
+    let states = for_each(placed.len(), concurrency, move |i| {
+        let base = base.clone();
+        let (id, _, _) = p2[i].clone();
+        async move {
+            let api = Api { base: &base };
+            let o = api
+                .call("read an order", "GET", &format!("/orders/{id}"), None, 200)
+                .await?;
+            let s = api
+                .call(
+                    "read a shipment",
+                    "GET",
+                    &format!("/fulfillments/{id}"),
+                    None,
+                    200,
+                )
+                .await?;
+            Ok((
+                o["status"].as_str().unwrap_or("?").to_owned(),
+                s["status"].as_str().unwrap_or("?").to_owned(),
+            ))
+        }
+    })
+    .await?;
+    let mut by_plan: BTreeMap<Plan, (usize, usize, usize)> = BTreeMap::new();
+    for ((_, plan, _), (order, shipment)) in placed.iter().zip(&states) {
+        let e = by_plan.entry(*plan).or_default();
+        e.0 += 1;
+        e.1 += usize::from(order == plan.order_state());
+        e.2 += usize::from(shipment == plan.shipment_state());
+    }
+    for (plan, (n, orders_ok, shipments_ok)) in by_plan {
+        out.check(
+            &format!(
+                "{plan:?} orders in state {} / their shipments {}",
+                plan.order_state(),
+                plan.shipment_state()
+            ),
+            format!("{n} / {n}"),
+            format!("{orders_ok} / {shipments_ok}"),
+        );
+    }
+    Ok(())
+}
+
+async fn check_effects(
+    stack: &LocalStack,
+    placed: &[(String, Plan, u64)],
+    memberships: usize,
+    out: &mut Outcome,
+) -> Result<(), DemoError> {
+    let n = placed.len() as u64;
+    let canceled = placed.iter().filter(|(_, p, _)| p.canceled()).count() as u64;
+    let shipped = placed.iter().filter(|(_, p, _)| *p == Plan::Ship).count() as u64;
+    let members = memberships as u64;
+    let members_left = memberships.div_ceil(2) as u64;
+    let gross: u64 = placed.iter().map(|(_, _, t)| t).sum();
+    let canceled_revenue: u64 = placed
+        .iter()
+        .filter(|(_, p, _)| p.canceled())
+        .map(|(_, _, t)| t)
+        .sum();
+
+    let table = |id: &str| {
+        stack
+            .model
+            .tables
+            .iter()
+            .find(|t| t.logical_id == id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+
+    // Emails: one record per (event, template) in the notifications table; SES's count.
+    let messages = demo::scan_prefix(&dynamodb, &table("NotificationsTable"), "MESSAGE#").await?;
+    let mut templates: BTreeMap<String, u64> = BTreeMap::new();
+    for m in &messages {
+        if let Some(AttributeValue::S(t)) = m.get("template") {
+            *templates.entry(t.clone()).or_default() += 1;
+        }
+    }
+    let expected_templates: BTreeMap<String, u64> = [
+        ("membership-canceled", members_left),
+        ("membership-signed-up", members),
+        ("order-canceled", canceled),
+        ("order-placed", n),
+        ("order-shipped", shipped),
+    ]
+    .into_iter()
+    .filter(|(_, v)| *v > 0)
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let show = |m: &BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    out.check(
+        "emails recorded per template",
+        show(&expected_templates),
+        show(&templates),
+    );
+    let emails: u64 = expected_templates.values().sum();
+    let sent = demo::ses_sent(&stack.endpoints().moto).await?;
+    out.figures.emails_expected = emails;
+    out.figures.ses_sent = sent;
+    if stack.chaos.kill_fraction == 0.0 {
+        out.check("emails SES accepted", emails, sent);
+    } else {
+        out.check(
+            "emails SES accepted (at least once under kills)",
+            true,
+            sent >= emails,
+        );
+    }
+
+    // Events: what the bus accepted, distinct by the business event's id (a relay that
+    // died after PutEvents publishes its batch again, and each entry gets a new envelope
+    // id), against what ingestion stored.
+    let archive = stack.bus.archive();
+    let mut ids = BTreeSet::new();
+    let mut per_type: BTreeMap<String, u64> = BTreeMap::new();
+    for a in &archive {
+        let id = a
+            .event
+            .pointer("/detail/metadata/eventId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if ids.insert(id) {
+            let t = a.event["detail-type"].as_str().unwrap_or("?").to_owned();
+            *per_type.entry(t).or_default() += 1;
+        }
+    }
+    let producer_types = |m: &BTreeMap<String, u64>| {
+        m.iter()
+            .filter(|(k, _)| k.starts_with("Order") || k.starts_with("Membership"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let expected_types: BTreeMap<String, u64> = [
+        ("MembershipCanceled", members_left),
+        ("MembershipSignedUp", members),
+        ("OrderCanceled", canceled),
+        ("OrderPlaced", n),
+        ("OrderShipped", shipped),
+    ]
+    .into_iter()
+    .filter(|(_, v)| *v > 0)
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    out.check(
+        "distinct business events on the bus",
+        producer_types(&expected_types),
+        producer_types(&per_type),
+    );
+    let stored = demo::scan_prefix(&dynamodb, &table("AnalyticsEventsTable"), "EVENT#").await?;
+    out.check(
+        "events stored by ingestion = distinct events on the bus",
+        ids.len(),
+        stored.len(),
+    );
+
+    // Analytics: the day's numbers.
+    let today = chrono::Utc::now().date_naive();
+    let from = today.pred_opt().unwrap_or(today);
+    let base = stack.endpoints().http_api;
+    let s = Api { base: &base }
+        .call(
+            "read the summary",
+            "GET",
+            &format!("/analytics/summary?from={from}&to={today}"),
+            None,
+            200,
+        )
+        .await?;
+    let line = |v: [&Value; 7]| {
+        format!(
+            "placed={} canceled={} shipments={} gross={} canceledRevenue={} signUps={} membershipCancellations={}",
+            v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+        )
+    };
+    let canceled_revenue = if canceled > 0 {
+        json!(canceled_revenue)
+    } else {
+        Value::Null
+    };
+    out.check(
+        "analytics summary",
+        line([
+            &json!(n),
+            &json!(canceled),
+            &json!(shipped),
+            &json!(gross),
+            &canceled_revenue,
+            &json!(members),
+            &json!(members_left),
+        ]),
+        line([
+            &s["ordersPlaced"],
+            &s["ordersCanceled"],
+            &s["shipments"],
+            &s["grossRevenue"]["EUR"],
+            &s["canceledRevenue"]["EUR"],
+            &s["signUps"],
+            &s["membershipCancellations"],
+        ]),
+    );
+
+    let left = dead_letters(stack).await?;
+    out.check("messages left in dead-letter queues", 0, left.len());
+    out.dead_letters.extend(left);
+
+    // Figures of the bus.
+    let counters = stack.bus.counters();
+    out.figures.events = ids.len();
+    out.figures.bus_entries_accepted = counters.events_accepted;
+    out.figures.deliveries = counters.deliveries;
+    out.figures.delivery_retries = counters.retried;
+    for d in stack.bus.delivery_log() {
+        if is_ok_invocation(&d) {
+            *out.figures.invocations_ok.entry(d.target).or_default() += 1;
+        }
+    }
+    out.figures.events_per_consumer = delivered_events(stack)
+        .into_iter()
+        .map(|(k, v)| (k, v.len()))
+        .collect();
+    Ok(())
+}
+
+/// Every message now in the template's queues, received and deleted.
+async fn dead_letters(stack: &LocalStack) -> Result<Vec<DeadLetter>, DemoError> {
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let mut out = vec![];
+    for q in &stack.model.queues {
+        loop {
+            let got = sqs
+                .receive_message()
+                .queue_url(&q.url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .map_err(|e| {
+                    DemoError::Read(
+                        q.url.clone(),
+                        aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+                    )
+                })?;
+            let msgs = got.messages.unwrap_or_default();
+            if msgs.is_empty() {
+                break;
+            }
+            for m in msgs {
+                let attrs = m.message_attributes.unwrap_or_default();
+                let body_text = m.body.unwrap_or_default();
+                let body: Value = serde_json::from_str(&body_text).unwrap_or(Value::Null);
+                let reason = attrs
+                    .get("ERROR_MESSAGE")
+                    .and_then(|v| v.string_value.clone())
+                    .or_else(|| {
+                        body["responsePayload"]["errorMessage"]
+                            .as_str()
+                            .map(str::to_owned)
+                    })
+                    .unwrap_or_else(|| "(no reason given)".into());
+                // A rule's DLQ holds the event and names the target; an on-failure
+                // destination wraps the event with the function's ARN.
+                let (function, event) =
+                    match attrs.get("TARGET_ARN").and_then(|v| v.string_value.clone()) {
+                        Some(arn) => (arn, body.clone()),
+                        None => (
+                            body["requestContext"]["functionArn"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .trim_end_matches(":$LATEST")
+                                .to_owned(),
+                            body["requestPayload"].clone(),
+                        ),
+                    };
+                out.push(DeadLetter {
+                    queue: q.logical_id.clone(),
+                    reason,
+                    function: function.rsplit(':').next().unwrap_or_default().to_owned(),
+                    event,
+                    body: body_text,
+                });
+                if let Some(h) = m.receipt_handle {
+                    let _ = sqs
+                        .delete_message()
+                        .queue_url(&q.url)
+                        .receipt_handle(h)
+                        .send()
+                        .await;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Takes every message out of the dead-letter queues and invokes its function with its
+/// event again (up to 5 times), as an operator's redrive does. Returns (redriven, not).
+pub async fn redrive(stack: &LocalStack) -> Result<(Vec<DeadLetter>, Vec<DeadLetter>), DemoError> {
+    let mut done = vec![];
+    let mut failed = vec![];
+    for d in dead_letters(stack).await? {
+        let mut ok = false;
+        if !d.event.is_null() && !d.function.is_empty() {
+            for _ in 0..5 {
+                if stack
+                    .runtime
+                    .invoke(&d.function, d.event.clone())
+                    .await
+                    .is_ok()
+                {
+                    ok = true;
+                    break;
+                }
+            }
+        }
+        if ok { done.push(d) } else { failed.push(d) }
+    }
+    Ok((done, failed))
+}
+
+fn is_ok_invocation(d: &crate::bus::DeliveryRecord) -> bool {
+    matches!(d.stage, crate::bus::Stage::Invoke) && matches!(d.outcome, crate::bus::Outcome::Ok)
+}
+
+/// The distinct events each target processed successfully so far.
+fn delivered_events(stack: &LocalStack) -> BTreeMap<String, BTreeSet<String>> {
+    let mut per: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for d in stack.bus.delivery_log() {
+        if is_ok_invocation(&d) {
+            per.entry(d.target).or_default().insert(d.event_id);
+        }
+    }
+    per
+}
+
+/// A process's peak resident set (`VmHWM`), in kB.
+pub fn max_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
