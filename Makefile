@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 REGION ?= us-east-1
 
-.PHONY: demo up setup test lint unit-and-integration bench bench-smoke template-check watch build deploy schemas clean
+.PHONY: demo up setup test lint unit-and-integration bench bench-smoke soak soak-smoke scale template-check watch build deploy schemas clean
 
 ## demo: the whole system on this machine, its story told and checked (exit 1 if any
 ## effect did not happen exactly once).
@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements-dev.txt
 
 ## test: formatting, lints, every cargo test against a local moto server, template checks,
 ## and the arm64 build of every function with its zip size.
-test: setup lint unit-and-integration bench-smoke template-check build
+test: setup lint unit-and-integration bench-smoke soak-smoke template-check build
 
 lint:
 	cargo fmt --all --check
@@ -59,6 +59,29 @@ bench-smoke: setup
 	cargo build -p eventmart-bench
 	cargo run --quiet -p eventmart-bench --bin eventmart-bench -- cold-start --runs 2 --invocations 20 \
 		--out target/bench/cold-start-smoke.md
+
+## soak: the reliability suite through the whole local stack (see RELIABILITY.md): a
+## duplicate storm of about 10,000 events, then reordering, crashes and a 30 s DynamoDB
+## outage on 1,000 orders each; every effect checked exactly once. Reports in target/soak/.
+soak: setup
+	cargo build --release --bins
+	cargo build --release -p eventmart-bench --bin soak
+	target/release/soak soak --release --only storm --orders 3300 --out target/soak/storm.md
+	target/release/soak soak --release --only reorder --only crashes --only outage --orders 1000 \
+		--out target/soak/chaos.md
+
+## soak-smoke: every scenario on 20 orders with a 5 s outage, debug builds (CI).
+soak-smoke: setup
+	cargo build --bins
+	cargo build -p eventmart-bench --bin soak
+	target/debug/soak soak --orders 20 --outage-secs 5 --out target/soak/smoke.md
+
+## scale: orders per second, memory and AWS requests per event through the whole local
+## stack at 1,000 and 10,000 orders (see BENCHMARKS.md). Report in target/bench/scale.md.
+scale: setup
+	cargo build --release --bins
+	cargo build --release -p eventmart-bench --bin soak
+	target/release/soak scale --release --orders 1000,10000 --out target/bench/scale.md
 
 template-check:
 	cfn-lint template.yaml
