@@ -121,6 +121,8 @@ pub struct Figures {
     /// Distinct events each consumer processed successfully.
     pub events_per_consumer: BTreeMap<String, usize>,
     pub emails_expected: u64,
+    /// Emails sent whose record could not be written (only under an outage).
+    pub emails_unrecorded: u64,
     pub ses_sent: u64,
     pub requests: Counts,
     /// What each caller's requests bought, taken when every order and membership had been
@@ -353,7 +355,7 @@ pub async fn run(stack: &LocalStack, w: &Workload) -> Result<Outcome, DemoError>
     out.figures.accept_time = accept_time;
     out.figures.total_time = total_time;
     check_states(stack, &base, &placed, w.concurrency, &mut out).await?;
-    check_effects(stack, &placed, w.memberships, &mut out).await?;
+    check_effects(stack, &placed, w.memberships, w.outage.is_some(), &mut out).await?;
     out.figures.requests = stack.aws.counts();
     out.figures.cost_requests = cost_requests;
     out.figures.cost_units = cost_units;
@@ -423,6 +425,7 @@ async fn check_effects(
     stack: &LocalStack,
     placed: &[(String, Plan, u64)],
     memberships: usize,
+    outage: bool,
     out: &mut Outcome,
 ) -> Result<(), DemoError> {
     let n = placed.len() as u64;
@@ -473,11 +476,32 @@ async fn check_effects(
             .collect::<Vec<_>>()
             .join(" ")
     };
-    out.check(
-        "emails recorded per template",
-        show(&expected_templates),
-        show(&templates),
-    );
+    let recorded: u64 = templates.values().sum();
+    let expected_total: u64 = expected_templates.values().sum();
+    if outage && recorded < expected_total {
+        // An email SES accepted whose record write met the outage past the invocation's
+        // deadline is out exactly once (SES's count below) but has no record; the function
+        // logs it as an error with the event id and SES message id. Counted, not hidden.
+        out.figures.emails_unrecorded = expected_total - recorded;
+        out.check(
+            "emails recorded, none twice (some records lost to the outage)",
+            "no template above expected",
+            if templates
+                .iter()
+                .all(|(k, v)| expected_templates.get(k).is_some_and(|e| v <= e))
+            {
+                "no template above expected".to_owned()
+            } else {
+                show(&templates)
+            },
+        );
+    } else {
+        out.check(
+            "emails recorded per template",
+            show(&expected_templates),
+            show(&templates),
+        );
+    }
     let emails: u64 = expected_templates.values().sum();
     let sent = demo::ses_sent(&stack.endpoints().moto).await?;
     out.figures.emails_expected = emails;

@@ -227,8 +227,8 @@ async fn soak(args: &Args, md: &mut String) -> Result<bool, String> {
             f.emails_expected,
             if f.refused_by_outage > 0 {
                 format!(
-                    "; {} DynamoDB requests refused by the outage",
-                    f.refused_by_outage
+                    "; {} DynamoDB requests refused by the outage; {} emails sent whose record write outlasted the invocation",
+                    f.refused_by_outage, f.emails_unrecorded
                 )
             } else {
                 String::new()

@@ -141,7 +141,9 @@ impl<M: Mailer, L: MessageLog, S: Store, D: DeadLetters> Notifier<M, L, S, D> {
         };
         let delivery = self
             .idempotency
-            .run(payload, deadline, || self.deliver(&meta, &to, &email))
+            .run(payload, deadline, || {
+                self.deliver(&meta, &to, &email, deadline)
+            })
             .await
             .map_err(idempotency_error)?;
         Ok(serde_json::to_value(delivery).unwrap_or(Value::Null))
@@ -153,6 +155,7 @@ impl<M: Mailer, L: MessageLog, S: Store, D: DeadLetters> Notifier<M, L, S, D> {
         meta: &Metadata,
         to: &Email,
         email: &Rendered,
+        deadline: Option<SystemTime>,
     ) -> Result<Delivery, NotifyError> {
         let template = email.template.name();
         // An earlier invocation may have sent and recorded the email and then died
@@ -177,7 +180,7 @@ impl<M: Mailer, L: MessageLog, S: Store, D: DeadLetters> Notifier<M, L, S, D> {
             sent_at: format_time(chrono::Utc::now()),
             correlation_id: meta.correlation_id,
         };
-        match self.log.record_message(&record).await {
+        match self.record_sent(&record, deadline).await {
             Ok(()) => tracing::info!(template, sesMessageId = %id.0, "email sent"),
             // The email is out: failing now would make the retry send it again. The
             // idempotency record still holds the SES message id for its lifetime.
@@ -192,6 +195,33 @@ impl<M: Mailer, L: MessageLog, S: Store, D: DeadLetters> Notifier<M, L, S, D> {
             template: template.into(),
             ses_message_id: Some(id.0),
         })
+    }
+
+    /// Writes the record of a sent email. The email is out, so a retryable failure is
+    /// retried here, with backoff, until a second before the invocation's deadline
+    /// (which rides out a short DynamoDB outage) rather than by failing the invocation.
+    async fn record_sent(
+        &self,
+        record: &MessageRecord,
+        deadline: Option<SystemTime>,
+    ) -> Result<(), LogError> {
+        let mut pause = std::time::Duration::from_millis(100);
+        loop {
+            match self.log.record_message(record).await {
+                Err(e) if e.is_retryable() => {
+                    let left = deadline
+                        .and_then(|d| d.duration_since(SystemTime::now()).ok())
+                        .unwrap_or_default();
+                    if left < pause + std::time::Duration::from_secs(1) {
+                        return Err(e);
+                    }
+                    tracing::warn!(error = %e, "message record not written yet; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Keeps a cancel's fulfillment outcome for the cancel email. Writing the same value
@@ -412,9 +442,28 @@ mod tests {
         let n = notifier();
         *n.log.fail_record.lock().unwrap() = Some(LogError::Unavailable("timeout".into()));
         let ev = sample("OrderShipped");
-        let out = n.handle(&ev, deadline()).await.unwrap();
+        // Near its deadline the invocation does not wait for the table: it answers.
+        let soon = Some(SystemTime::now() + Duration::from_millis(500));
+        let out = n.handle(&ev, soon).await.unwrap();
         assert_eq!(out["sesMessageId"], "msg-1");
         n.handle(&ev, deadline()).await.unwrap();
         assert_eq!(sent(&n).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_message_record_that_fails_for_a_while_is_written_once_the_table_is_back() {
+        let n = notifier();
+        *n.log.fail_record.lock().unwrap() = Some(LogError::Unavailable("503".into()));
+        *n.log.fail_record_times.lock().unwrap() = 3;
+        let ev = sample("OrderPlaced");
+        let out = n.handle(&ev, deadline()).await.unwrap();
+        assert_eq!(sent(&n).len(), 1);
+        let id: eventmart_shared::events::EventId = ev["detail"]["metadata"]["eventId"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let rec = n.log.messages.lock().unwrap()[&id].clone();
+        assert_eq!(rec.ses_message_id, out["sesMessageId"].as_str().unwrap());
     }
 }

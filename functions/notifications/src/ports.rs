@@ -161,15 +161,24 @@ pub mod memory {
     pub struct MemoryLog {
         pub messages: Mutex<HashMap<EventId, MessageRecord>>,
         pub outcomes: Mutex<HashMap<OrderId, FulfillmentOutcome>>,
-        /// When set, recording a message fails with it (the email is already out).
+        /// When set, recording a message fails with it (the email is already out)...
         pub fail_record: Mutex<Option<LogError>>,
+        /// ...this many times (0: every time).
+        pub fail_record_times: Mutex<usize>,
     }
 
     impl MessageLog for MemoryLog {
         async fn record_message(&self, record: &MessageRecord) -> Result<(), LogError> {
-            if let Some(e) = self.fail_record.lock().unwrap().clone() {
+            let mut fail = self.fail_record.lock().unwrap();
+            if let Some(e) = fail.clone() {
+                let mut times = self.fail_record_times.lock().unwrap();
+                if *times == 1 {
+                    *fail = None;
+                }
+                *times = times.saturating_sub(1);
                 return Err(e);
             }
+            drop(fail);
             let mut m = self.messages.lock().unwrap();
             if m.contains_key(&record.event_id) {
                 return Err(LogError::AlreadyRecorded(record.event_id));
