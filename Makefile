@@ -44,7 +44,9 @@ unit-and-integration:
 
 ## bench: cold start (20 per function, spawn -> first Runtime API poll) and max RSS (1,000
 ## invocations) of every function, beside a bare lambda_runtime binary and a Python/boto3
-## consumer, release builds; the table goes to target/bench/cold-start.md (see BENCHMARKS.md).
+## consumer, release builds (target/bench/cold-start.md); then the pattern engine's events/s
+## for 1 to 1,000 rules beside LocalStack's and moto's matchers (target/bench/patterns.md,
+## Python side in target/bench/venv). See BENCHMARKS.md.
 # The functions are built on their own (the default members, as `sam build` builds them),
 # so that the bench crate's dependency features do not leak into what is measured.
 bench: setup
@@ -52,6 +54,8 @@ bench: setup
 	cargo build --release -p eventmart-bench
 	cargo run --quiet --release -p eventmart-bench --bin eventmart-bench -- cold-start --runs 20 --invocations 1000 \
 		--release --out target/bench/cold-start.md
+	bash bench/python/setup-venv.sh
+	cargo run --quiet --release -p eventmart-bench --bin patterns -- --out target/bench/patterns.md
 
 ## bench-smoke: the same benchmark, short and on debug builds (CI).
 bench-smoke: setup
@@ -59,6 +63,8 @@ bench-smoke: setup
 	cargo build -p eventmart-bench
 	cargo run --quiet -p eventmart-bench --bin eventmart-bench -- cold-start --runs 2 --invocations 20 \
 		--out target/bench/cold-start-smoke.md
+	bash bench/python/setup-venv.sh
+	cargo run --quiet -p eventmart-bench --bin patterns -- --smoke --out target/bench/patterns-smoke.md
 
 ## soak: the reliability suite through the whole local stack (see RELIABILITY.md): a
 ## duplicate storm of about 10,000 events, then reordering, crashes and a 30 s DynamoDB

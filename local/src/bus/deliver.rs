@@ -16,11 +16,9 @@ use std::time::{Duration, Instant};
 pub(crate) fn route(inner: &Arc<Inner>, bus: &str, event: Arc<Value>) {
     let Some(state) = inner.bus(bus) else { return };
     let chaos = &inner.options.chaos;
-    for rule in state
-        .rules
-        .iter()
-        .filter(|r| r.spec.pattern.matches(&event))
-    {
+    let mut matched = Vec::new();
+    state.matcher.matches(&event, &mut matched);
+    for rule in matched.iter().filter_map(|&i| state.rules.get(i)) {
         let copies = if chaos.duplicate_fraction > 0.0 && fastrand::f64() < chaos.duplicate_fraction
         {
             fastrand::u32(2..=chaos.max_copies.clamp(2, 10))

@@ -43,7 +43,7 @@ pub use streams::{StartingPosition, StreamOptions, StreamPoller, StreamSpec};
 
 use crate::chaos::Chaos;
 use crate::invoke::Invoker;
-use crate::pattern::{Pattern, PatternError};
+use crate::pattern::{Pattern, PatternError, RuleSet};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -345,6 +345,8 @@ pub(crate) struct BusState {
     pub spec: BusSpec,
     pub arn: String,
     pub rules: Vec<Arc<Rule>>,
+    /// The rules' patterns, indexed; match indices are positions in `rules`.
+    pub matcher: RuleSet,
 }
 
 pub(crate) struct Inner {
@@ -397,6 +399,7 @@ impl Bus {
                 arn: format!("arn:aws:events:{region}:{account}:event-bus/{}", spec.name),
                 spec,
                 rules: Vec::new(),
+                matcher: RuleSet::default(),
             })
             .collect();
         for r in rules {
@@ -426,6 +429,9 @@ impl Bus {
                 arn,
                 target_arn,
             }));
+        }
+        for state in &mut states {
+            state.matcher = RuleSet::new(state.rules.iter().map(|r| r.spec.pattern.clone()));
         }
         let listener = tokio::net::TcpListener::bind(addr)
             .await

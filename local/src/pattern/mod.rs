@@ -23,6 +23,9 @@
 mod compile;
 mod json;
 mod matcher;
+mod set;
+
+pub use set::RuleSet;
 
 use json::JVal;
 use matcher::{Matcher, Scalar};
@@ -146,7 +149,37 @@ trait Node: Sized {
     /// Calls `f` for each child under `key` (more than one only for duplicate keys in raw
     /// events); stops when `f` returns true.
     fn each_child<'a>(&'a self, key: &str, f: &mut dyn FnMut(&'a Self) -> bool) -> bool;
+    /// Calls `f(rest, child)` for each child whose key is the dotted `path` itself (`rest`
+    /// is `None`) or a head of it up to a dot (`rest` is what follows the dot); stops when
+    /// `f` returns true.
+    fn each_on_path<'a, 'p>(
+        &'a self,
+        path: &'p str,
+        f: &mut dyn FnMut(Option<&'p str>, &'a Self) -> bool,
+    ) -> bool;
 }
+
+/// How an object key relates to a dotted path: `Some(None)` when it is the whole path,
+/// `Some(Some(rest))` when it is a head of it followed by a dot, `None` otherwise.
+#[inline]
+fn split_on<'p>(path: &'p str, key: &str) -> Option<Option<&'p str>> {
+    // Most keys differ from the path in their first byte: reject those without a compare.
+    if let Some(k) = key.as_bytes().first()
+        && path.as_bytes().first() != Some(k)
+    {
+        return None;
+    }
+    let rest = path.strip_prefix(key)?;
+    if rest.is_empty() {
+        Some(None)
+    } else {
+        rest.strip_prefix('.').map(Some)
+    }
+}
+
+/// Up to this many keys, one pass over an object's entries finds every key on a dotted
+/// path more cheaply than a map lookup per possible head (`a.b.c`, `a.b`, `a`).
+const SCAN_KEYS: usize = 16;
 
 impl Node for serde_json::Value {
     #[inline]
@@ -172,6 +205,29 @@ impl Node for serde_json::Value {
             _ => false,
         }
     }
+
+    fn each_on_path<'a, 'p>(
+        &'a self,
+        path: &'p str,
+        f: &mut dyn FnMut(Option<&'p str>, &'a Self) -> bool,
+    ) -> bool {
+        let serde_json::Value::Object(o) = self else {
+            return false;
+        };
+        if o.len() <= SCAN_KEYS {
+            return o
+                .iter()
+                .any(|(k, v)| split_on(path, k).is_some_and(|rest| f(rest, v)));
+        }
+        if o.get(path).is_some_and(|v| f(None, v)) {
+            return true;
+        }
+        path.bytes().enumerate().any(|(i, b)| {
+            b == b'.'
+                && o.get(&path[..i])
+                    .is_some_and(|v| f(Some(&path[i + 1..]), v))
+        })
+    }
 }
 
 impl Node for JVal {
@@ -194,6 +250,19 @@ impl Node for JVal {
     fn each_child<'a>(&'a self, key: &str, f: &mut dyn FnMut(&'a Self) -> bool) -> bool {
         match self {
             JVal::Obj(o) => o.iter().any(|(k, v)| k == key && f(v)),
+            _ => false,
+        }
+    }
+
+    fn each_on_path<'a, 'p>(
+        &'a self,
+        path: &'p str,
+        f: &mut dyn FnMut(Option<&'p str>, &'a Self) -> bool,
+    ) -> bool {
+        match self {
+            JVal::Obj(o) => o
+                .iter()
+                .any(|(k, v)| split_on(path, k).is_some_and(|rest| f(rest, v))),
             _ => false,
         }
     }
@@ -272,20 +341,12 @@ fn lookup<'e, N: Node>(
     f: &mut Visit<'_, 'e>,
 ) -> bool {
     match node.view() {
-        View::Obj => {
-            if node.each_child(path, &mut |child| leaves(child, memb, f)) {
-                return true;
-            }
-            for (i, b) in path.bytes().enumerate() {
-                if b == b'.' {
-                    let (head, tail) = (&path[..i], &path[i + 1..]);
-                    if node.each_child(head, &mut |child| lookup(child, tail, memb, f)) {
-                        return true;
-                    }
-                }
-            }
-            false
-        }
+        // The key may be the whole path or any dotted head of it (`{"a.b": ..}` or
+        // `{"a": {"b": ..}}`); every such key counts.
+        View::Obj => node.each_on_path(path, &mut |rest, child| match rest {
+            None => leaves(child, memb, f),
+            Some(tail) => lookup(child, tail, memb, f),
+        }),
         View::Arr(items) => {
             let id = items.as_ptr() as usize;
             for (idx, item) in items.iter().enumerate() {
@@ -369,5 +430,7 @@ fn match_fields<N: Node>(fields: &[Field], root: &N, chain: Option<&Chain<'_>>) 
     false
 }
 
+#[cfg(test)]
+mod set_tests;
 #[cfg(test)]
 mod tests;
