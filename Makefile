@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 REGION ?= us-east-1
 
-.PHONY: demo up setup test lint unit-and-integration bench bench-smoke soak soak-smoke scale template-check watch build deploy schemas clean
+.PHONY: demo up setup test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis template-check watch build deploy schemas clean
 
 ## demo: the whole system on this machine, its story told and checked (exit 1 if any
 ## effect did not happen exactly once).
@@ -68,13 +68,27 @@ bench-smoke: setup
 
 ## soak: the reliability suite through the whole local stack (see RELIABILITY.md): a
 ## duplicate storm of about 10,000 events, then reordering, crashes and a 30 s DynamoDB
-## outage on 1,000 orders each; every effect checked exactly once. Reports in target/soak/.
+## outage on 1,000 orders each, every effect checked exactly once (reports in
+## target/soak/); then the fuzz targets and schemathesis.
 soak: setup
 	cargo build --release --bins
 	cargo build --release -p eventmart-bench --bin soak
 	target/release/soak soak --release --only storm --orders 3300 --out target/soak/storm.md
 	target/release/soak soak --release --only reorder --only crashes --only outage --orders 1000 \
 		--out target/soak/chaos.md
+	$(MAKE) fuzz schemathesis
+
+## fuzz: every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 600); fails on any
+## crash. The first build of the instrumented crate takes tens of minutes.
+FUZZ_SECONDS ?= 600
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+## schemathesis: openapi.yaml against the local HTTP API (SCHEMATHESIS_EXAMPLES per
+## operation, default 100): no server error, no schema or status-code violation.
+SCHEMATHESIS_EXAMPLES ?= 100
+schemathesis: setup
+	scripts/schemathesis.sh $(SCHEMATHESIS_EXAMPLES)
 
 ## soak-smoke: every scenario on 20 orders with a 5 s outage, debug builds (CI).
 soak-smoke: setup
