@@ -303,23 +303,10 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
             s["status"].as_str().unwrap_or("?"),
         );
     }
-    let table = |id: &str| {
-        stack
-            .model
-            .tables
-            .iter()
-            .find(|t| t.logical_id == id)
-            .map(|t| t.name.clone())
-            .unwrap_or_default()
-    };
+    let table = |id: &str| stack.table_name(id);
     let dynamodb = aws_sdk_dynamodb::Client::new(&stack.sdk);
     let messages = scan_prefix(&dynamodb, &table("NotificationsTable"), "MESSAGE#").await?;
-    let mut templates: BTreeMap<String, u64> = BTreeMap::new();
-    for m in &messages {
-        if let Some(AttributeValue::S(t)) = m.get("template") {
-            *templates.entry(t.clone()).or_default() += 1;
-        }
-    }
+    let templates = templates_of(&messages);
     report.check("emails recorded", 7, messages.len());
     report.check(
         "emails per template",
@@ -417,6 +404,19 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
         );
     }
     Ok(report)
+}
+
+/// Email records (`MESSAGE#` items) per template.
+pub fn templates_of(
+    messages: &[std::collections::HashMap<String, AttributeValue>],
+) -> BTreeMap<String, u64> {
+    let mut templates = BTreeMap::new();
+    for m in messages {
+        if let Some(AttributeValue::S(t)) = m.get("template") {
+            *templates.entry(t.clone()).or_default() += 1;
+        }
+    }
+    templates
 }
 
 /// Every item of a table whose `pk` starts with `prefix`.

@@ -9,10 +9,9 @@
 //! states through the API, emails in the notifications table and in SES, events in
 //! ingestion's table, the analytics summary, and each message in a dead-letter queue.
 
-use crate::demo::{self, Api, Check, DemoError};
+use crate::demo::{self, Api, Check, DemoError, templates_of};
 use crate::proxy::Counts;
 use crate::stack::LocalStack;
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -440,25 +439,12 @@ async fn check_effects(
         .map(|(_, _, t)| t)
         .sum();
 
-    let table = |id: &str| {
-        stack
-            .model
-            .tables
-            .iter()
-            .find(|t| t.logical_id == id)
-            .map(|t| t.name.clone())
-            .unwrap_or_default()
-    };
+    let table = |id: &str| stack.table_name(id);
     let dynamodb = aws_sdk_dynamodb::Client::new(&stack.sdk);
 
     // Emails: one record per (event, template) in the notifications table; SES's count.
     let messages = demo::scan_prefix(&dynamodb, &table("NotificationsTable"), "MESSAGE#").await?;
-    let mut templates: BTreeMap<String, u64> = BTreeMap::new();
-    for m in &messages {
-        if let Some(AttributeValue::S(t)) = m.get("template") {
-            *templates.entry(t.clone()).or_default() += 1;
-        }
-    }
+    let templates = templates_of(&messages);
     let expected_templates: BTreeMap<String, u64> = [
         ("membership-canceled", members_left),
         ("membership-signed-up", members),

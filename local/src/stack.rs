@@ -338,6 +338,16 @@ impl LocalStack {
         }
     }
 
+    /// The physical name of the template's table `logical_id` (empty if there is none).
+    pub fn table_name(&self, logical_id: &str) -> String {
+        self.model
+            .tables
+            .iter()
+            .find(|t| t.logical_id == logical_id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
+    }
+
     pub fn moto_pid(&self) -> Option<u32> {
         self.moto.pid()
     }
