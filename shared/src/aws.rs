@@ -166,9 +166,11 @@ sSi6
 /// function's cold start. Talking only to AWS service endpoints needs only Amazon Trust
 /// Services' roots, so that is the store when the environment says the peers are AWS
 /// service endpoints: a region of the commercial or GovCloud partitions in `AWS_REGION`
-/// (as Lambda sets it), no `https` endpoint override (`AWS_ENDPOINT_URL*`) and no store
-/// chosen explicitly (`SSL_CERT_FILE`, `SSL_CERT_DIR`). Otherwise (China, the isolated
-/// regions, a proxy or emulator over TLS, a shell without a region) the platform's store.
+/// (as Lambda sets it), no `https` endpoint override (`AWS_ENDPOINT_URL*`), no HTTPS
+/// proxy (which may re-sign traffic with its own CA) and no store chosen explicitly
+/// (`SSL_CERT_FILE`, `SSL_CERT_DIR`, which also serve as the way to opt out). Otherwise
+/// (China, the isolated regions, a proxy or emulator over TLS, a shell without a region)
+/// the platform's store.
 /// Plain `http` endpoints (moto, the local stack) use no TLS at all.
 pub fn trust_store() -> TrustStore {
     let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v)));
@@ -199,7 +201,11 @@ fn aws_endpoints_only(vars: impl IntoIterator<Item = (String, std::ffi::OsString
             if https {
                 return false;
             }
-        } else if (name == "SSL_CERT_FILE" || name == "SSL_CERT_DIR") && !value.is_empty() {
+        } else if matches!(
+            name.to_ascii_uppercase().as_str(),
+            "SSL_CERT_FILE" | "SSL_CERT_DIR" | "HTTPS_PROXY" | "ALL_PROXY"
+        ) && !value.is_empty()
+        {
             return false;
         } else if name == "AWS_REGION" && !value.is_empty() {
             region = Some(value.to_owned());
@@ -326,6 +332,10 @@ mod tests {
             vec![
                 ("AWS_REGION", "us-east-1"),
                 ("SSL_CERT_FILE", "/etc/corp-ca.pem"),
+            ],
+            vec![
+                ("AWS_REGION", "us-east-1"),
+                ("https_proxy", "http://proxy.corp:3128"),
             ],
             vec![("AWS_REGION", "cn-north-1")],
             vec![("AWS_REGION", "us-iso-east-1")],
