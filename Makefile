@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 REGION ?= us-east-1
 
-.PHONY: demo up setup test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis template-check watch build deploy schemas clean
+.PHONY: demo up setup test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis schemathesis-smoke template-check watch build deploy schemas clean
 
 ## demo: the whole system on this machine, its story told and checked (exit 1 if any
 ## effect did not happen exactly once).
@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements-dev.txt
 
 ## test: formatting, lints, every cargo test against a local moto server, template checks,
 ## and the arm64 build of every function with its zip size.
-test: setup lint unit-and-integration bench-smoke soak-smoke template-check build
+test: setup lint unit-and-integration bench-smoke soak-smoke schemathesis-smoke template-check build
 
 lint:
 	cargo fmt --all --check
@@ -89,6 +89,10 @@ fuzz:
 SCHEMATHESIS_EXAMPLES ?= 100
 schemathesis: setup
 	scripts/schemathesis.sh $(SCHEMATHESIS_EXAMPLES)
+
+## schemathesis-smoke: the same checks, 5 examples per operation (CI).
+schemathesis-smoke: setup
+	scripts/schemathesis.sh 5
 
 ## soak-smoke: every scenario on 20 orders with a 5 s outage, debug builds (CI).
 soak-smoke: setup
