@@ -8,6 +8,7 @@
 
 pub mod http;
 pub mod memory;
+pub mod targets;
 
 use eventmart_shared::events::{Event, EventType};
 use serde_json::Value;
