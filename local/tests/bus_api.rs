@@ -80,6 +80,53 @@ async fn put_events_validates_entries_and_returns_per_entry_results() {
         (status, body["__type"].as_str()),
         (400, Some("SerializationException"))
     );
+    // Past axum's default 2 MB body limit: still parsed, still AWS's answer.
+    let three_mib = json!({"Entries":[{"Source":"s","DetailType":"d","Detail": json!({"x": "y".repeat(3 << 20)}).to_string()}]});
+    let (status, body) = call(addr, "PutEvents", &three_mib.to_string()).await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("ValidationException")),
+        "{body}"
+    );
+    // Past what the bus reads at all: 413, as JSON.
+    let huge = vec![b' '; eventmart_local::bus::MAX_BODY_BYTES + 1];
+    let (status, body) = request(
+        addr,
+        "POST",
+        "/",
+        "X-Amz-Target: AWSEvents.PutEvents\r\n",
+        huge,
+    )
+    .await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (413, Some("ValidationException"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("bytes"),
+        "{body}"
+    );
+    // Not the API's one path or method: JSON errors too, naming what was asked.
+    let (status, body) = request(addr, "GET", "/", "", vec![]).await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (405, Some("UnknownOperationException"))
+    );
+    let (status, body) = request(addr, "POST", "/rules", "", b"{}".to_vec()).await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (404, Some("UnknownOperationException"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("POST /rules"),
+        "{body}"
+    );
 
     let req = json!({"Entries": [
         {"EventBusName": "eventmart-dev", "Source": "eventmart.orders", "DetailType": "OrderPlaced", "Detail": "{\"a\":1}"},

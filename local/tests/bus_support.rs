@@ -50,16 +50,48 @@ pub fn loopback() -> SocketAddr {
 
 /// One EventBridge JSON 1.1 request over a plain TCP connection: (status, body).
 pub async fn call(addr: SocketAddr, op: &str, body: &str) -> (u16, Value) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: AWSEvents.{op}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    request(
+        addr,
+        "POST",
+        "/",
+        &format!("X-Amz-Target: AWSEvents.{op}\r\n"),
+        body.as_bytes().to_vec(),
+    )
+    .await
+}
+
+/// Any HTTP request to the bus: (status, body), checking that the answer is AWS JSON 1.1
+/// whatever was asked. The body is written from a task of its own and a failed write or a
+/// reset after the answer is ignored: a server may answer before it has read everything.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut rd, mut wr) = s.into_split();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    s.write_all(req.as_bytes()).await.expect("write");
+    let len = body.len();
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(head.as_bytes()).await;
+        let _ = wr.write_all(&body).await;
+        // Dropping the write half would half-close the connection, which the server
+        // takes for the client going away: it lives until the answer is read.
+        std::future::pending::<()>().await;
+        drop(wr);
+    });
     let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("read");
+    let _ = rd.read_to_end(&mut out).await;
+    writer.abort();
     let text = String::from_utf8(out).expect("utf-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("http response");
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("{method} {path} ({len} bytes): no HTTP response: {text:?}"));
     let status = head
         .split_whitespace()
         .nth(1)

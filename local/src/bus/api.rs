@@ -5,9 +5,9 @@ use super::deliver::route;
 use super::{ArchivedEvent, AtomicCounters, Inner};
 use crate::pattern::Pattern;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
@@ -18,6 +18,10 @@ use std::sync::Arc;
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 /// AWS's limit on the number of entries per PutEvents.
 pub const MAX_ENTRIES: usize = 10;
+/// The largest request body read. Bodies between [`MAX_REQUEST_BYTES`] and this are parsed
+/// so that PutEvents can answer AWS's own `ValidationException` about the entries' size;
+/// above it the body is not read at all (413, still a JSON error).
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// A request-level error, shaped as AWS's JSON protocol does:
 /// `{"__type": "<code>", "message": "..."}` with HTTP 400.
@@ -47,8 +51,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.with_status(StatusCode::BAD_REQUEST)
+    }
+}
+
+impl ApiError {
+    fn with_status(self, status: StatusCode) -> Response {
         let body = json!({"__type": self.code, "message": self.message}).to_string();
-        let mut resp = (StatusCode::BAD_REQUEST, body).into_response();
+        let mut resp = (status, body).into_response();
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         if let Ok(v) = HeaderValue::from_str(&self.code) {
@@ -92,10 +102,49 @@ pub struct PutEventsEntry {
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
-    Router::new().route("/", post(handle)).with_state(inner)
+    // axum's own answers (its 2 MB body limit, unknown paths and methods) are plain text
+    // or empty; an SDK or the CLI reads JSON errors, so every answer here is one.
+    Router::new()
+        .route("/", post(handle).fallback(wrong_method))
+        .fallback(unknown_path)
+        .layer(DefaultBodyLimit::disable())
+        .with_state(inner)
 }
 
-async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn wrong_method(method: Method, body: Body) -> Response {
+    drain(body).await;
+    ApiError::new(
+        "UnknownOperationException",
+        format!("{method} / is not an operation: the EventBridge API is POST / with X-Amz-Target"),
+    )
+    .with_status(StatusCode::METHOD_NOT_ALLOWED)
+}
+
+async fn unknown_path(method: Method, uri: Uri, body: Body) -> Response {
+    drain(body).await;
+    ApiError::new(
+        "UnknownOperationException",
+        format!(
+            "{method} {} is not an operation: the EventBridge API is POST / with X-Amz-Target",
+            uri.path()
+        ),
+    )
+    .with_status(StatusCode::NOT_FOUND)
+}
+
+/// Reads a body nobody needs: a connection closed with unread bytes is reset, and the
+/// reset can overtake the answer on its way to the client.
+async fn drain(body: Body) {
+    let _ = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
+}
+
+async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Body) -> Response {
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return ApiError::validation(format!(
+            "Request body is over {MAX_BODY_BYTES} bytes (PutEvents takes at most {MAX_REQUEST_BYTES} bytes of entries)"
+        ))
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE);
+    };
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())

@@ -37,7 +37,9 @@ pub mod streams;
 #[cfg(test)]
 mod tests;
 
-pub use api::{ApiError, EntryError, MAX_ENTRIES, MAX_REQUEST_BYTES, PutEventsEntry};
+pub use api::{
+    ApiError, EntryError, MAX_BODY_BYTES, MAX_ENTRIES, MAX_REQUEST_BYTES, PutEventsEntry,
+};
 pub use log::{DeliveryRecord, LogMode, Outcome, Stage};
 pub use streams::{StartingPosition, StreamOptions, StreamPoller, StreamSpec};
 
