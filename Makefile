@@ -54,6 +54,9 @@ bench: setup
 	cargo build --release -p eventmart-bench
 	cargo run --quiet --release -p eventmart-bench --bin eventmart-bench -- cold-start --runs 20 --invocations 1000 \
 		--release --out target/bench/cold-start.md
+	@# The same cold starts in instructions (callgrind), which the machine's load does not move.
+	if command -v valgrind >/dev/null; then bench/init-instructions.sh > target/bench/init-instructions.md; \
+		cat target/bench/init-instructions.md; else echo "valgrind not installed: no instruction counts"; fi
 	bash bench/python/setup-venv.sh
 	cargo run --quiet --release -p eventmart-bench --bin patterns -- --out target/bench/patterns.md
 

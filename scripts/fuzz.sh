@@ -32,6 +32,10 @@ if ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep -qx "cargo-fuzz $CARGO
     echo "== installing cargo-fuzz $CARGO_FUZZ_VERSION into $tools"
     cargo install --locked --quiet --root "$tools" cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
+# The workspace's release profile is the deployed functions' (size-optimised, fat LTO,
+# stripped): for fuzzing, speed, a shorter build and symbols in crash reports instead.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
 fuzz() { RUSTC_BOOTSTRAP=1 "$tools/bin/cargo-fuzz" fuzz "$@"; }
 
 cd "$root/fuzz"
