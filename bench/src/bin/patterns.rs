@@ -665,10 +665,11 @@ fn render(
     s.push('\n');
     s.push_str(
         "Eventmart matches with `eventmart_local::pattern::RuleSet` (what the bus routes with): \
-         rules indexed by exact `source`/`detail-type` and `source` prefixes, the full matcher \
-         run only on candidates. *Per-rule loop*: `Pattern::matches` for each rule in turn. \
-         *Incl. JSON parse*: from the event's JSON text (`Event::parse`, numbers kept as \
-         written). The Python engines get already-parsed dicts and precompiled patterns \
+         rules indexed by fields that accept only listed strings or prefixes (`source`, \
+         `detail-type`, or a content field), each indexed path looked up once per event for \
+         all rules, the matcher run only on candidates. *Per-rule loop*: `Pattern::matches` \
+         for each rule in turn. *Incl. JSON parse*: from the event's JSON text \
+         (`Event::parse`, numbers kept as written). The Python engines get already-parsed dicts and precompiled patterns \
          (LocalStack's provider compiles the pattern on every call; moto copies the event \
          through `json.dumps`/`json.loads` inside `matches_event`, which is its own code).\n\n",
     );
