@@ -3,8 +3,8 @@
 //! its rules; the stream pollers.
 
 use crate::bus::{
-    AsyncInvoke, Bus, BusOptions, BusSpec, LogMode, RetryPolicy, RuleSpec, StreamOptions,
-    StreamPoller, StreamSpec, TargetSpec, Timing,
+    ArchiveSpec, AsyncInvoke, Bus, BusOptions, BusSpec, LogMode, RetryPolicy, RuleSpec,
+    StreamOptions, StreamPoller, StreamSpec, TargetSpec, Timing,
 };
 use crate::chaos::Chaos;
 use crate::invoke::Invoker;
@@ -198,11 +198,18 @@ impl LocalStack {
             .iter()
             .map(|b| BusSpec {
                 name: b.name.clone(),
-                archive_pattern: model
+                archives: model
                     .archives
                     .iter()
-                    .find(|a| a.bus == b.name)
-                    .and_then(|a| a.compiled.clone()),
+                    .filter(|a| a.bus == b.name)
+                    .map(|a| ArchiveSpec {
+                        name: a.name.clone(),
+                        description: a.description.clone(),
+                        pattern: a.compiled.clone(),
+                        pattern_json: a.pattern.as_ref().map(serde_json::Value::to_string),
+                        retention_days: a.retention_days,
+                    })
+                    .collect(),
             })
             .collect();
         let rules = model

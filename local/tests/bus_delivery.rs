@@ -7,7 +7,8 @@ mod support;
 
 use chrono::Utc;
 use eventmart_local::bus::{
-    AsyncInvoke, Bus, BusOptions, BusSpec, PutEventsEntry, RetryPolicy, RuleSpec, TargetSpec,
+    ArchiveSpec, AsyncInvoke, Bus, BusOptions, BusSpec, PutEventsEntry, ReplayRequest, RetryPolicy,
+    RuleSpec, TargetSpec,
 };
 use eventmart_local::chaos::Chaos;
 use eventmart_local::invoke::{InvokeError, Invoker};
@@ -366,11 +367,12 @@ async fn reorder_chaos_releases_deliveries_out_of_order() {
 #[tokio::test]
 async fn the_archive_keeps_every_event_and_replays_a_time_range() {
     let (invoker, seen) = recording(|_, _| async { Ok(Value::Null) });
-    let mut spec = BusSpec::new(BUS);
-    spec.archive_pattern = Some(
+    let mut archive = ArchiveSpec::new("all-eventmart");
+    archive.pattern = Some(
         eventmart_local::Pattern::parse(r#"{"source":[{"prefix":"eventmart."}]}"#)
             .expect("pattern"),
     );
+    let spec = BusSpec::new(BUS).with_archive(archive);
     let bus = Bus::start(
         vec![spec],
         vec![rule(
@@ -409,8 +411,26 @@ async fn the_archive_keeps_every_event_and_replays_a_time_range() {
         "the rule matches on detail-type only"
     );
 
-    let replayed = bus.replay("fix-1", middle - chrono::Duration::hours(1), middle);
-    assert_eq!(replayed, 2);
+    let replay = bus
+        .start_replay(ReplayRequest::new(
+            "fix-1",
+            "all-eventmart",
+            middle - chrono::Duration::hours(1),
+            middle,
+        ))
+        .expect("replay starts");
+    assert_eq!(replay.events, 2, "two archived events fall in the range");
+    assert_eq!(replay.state, "COMPLETED");
+    let again = bus.start_replay(ReplayRequest::new(
+        "fix-1",
+        "all-eventmart",
+        middle - chrono::Duration::hours(1),
+        middle,
+    ));
+    assert_eq!(
+        again.map_err(|e| e.code),
+        Err("ResourceAlreadyExistsException".to_owned())
+    );
     bus.idle().await;
     let seen = calls(&seen);
     assert_eq!(

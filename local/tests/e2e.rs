@@ -76,31 +76,36 @@ async fn killed_invocations_are_retried_and_nothing_is_lost_or_doubled() {
     assert_passed(&report);
 }
 
-/// `aws events put-events --endpoint-url` with the repository's entries files.
-fn put_events(bus: &str, entries: &Path) -> Value {
+/// `aws events <args> --endpoint-url <bus>`: the AWS CLI against the local bus.
+fn aws_events(bus: &str, args: &[&str]) -> Value {
     let out = std::process::Command::new(root().join(".venv/bin/aws"))
+        .arg("events")
+        .args(args)
         .args([
-            "events",
-            "put-events",
             "--endpoint-url",
             bus,
             "--region",
             "us-east-1",
             "--output",
             "json",
-            "--entries",
         ])
-        .arg(format!("file://{}", entries.display()))
         .env("AWS_ACCESS_KEY_ID", "local")
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .output()
         .expect("the AWS CLI runs");
     assert!(
         out.status.success(),
-        "aws events put-events: {}",
+        "aws events {}: {}",
+        args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("JSON from the CLI")
+}
+
+/// `aws events put-events` with the repository's entries files.
+fn put_events(bus: &str, entries: &Path) -> Value {
+    let file = format!("file://{}", entries.display());
+    aws_events(bus, &["put-events", "--entries", &file])
 }
 
 async fn item(stack: &LocalStack, table: &str, pk: &str) -> bool {
@@ -208,6 +213,65 @@ async fn the_aws_cli_puts_events_that_reach_the_right_consumers_and_bad_ones_rea
             bodies[0]
         );
     }
+
+    // Replaying the archive with the AWS CLI reaches the consumers again, and their
+    // idempotency keeps every effect single: still one email.
+    let emails = eventmart_local::demo::ses_sent(&stack.endpoints().moto)
+        .await
+        .unwrap();
+    assert_eq!(emails, 1, "the welcome email; the bad order sends none");
+    let archives = aws_events(&bus, &["list-archives"]);
+    let archive = archives["Archives"][0]["ArchiveName"].as_str().unwrap();
+    assert!(archives["Archives"][0]["EventCount"].as_u64() >= Some(2));
+    let described = aws_events(&bus, &["describe-archive", "--archive-name", archive]);
+    let bus_arn = archives["Archives"][0]["EventSourceArn"].as_str().unwrap();
+    let now = chrono::Utc::now();
+    let (from, to) = (
+        (now - chrono::Duration::hours(1)).to_rfc3339(),
+        (now + chrono::Duration::minutes(1)).to_rfc3339(),
+    );
+    let started = aws_events(
+        &bus,
+        &[
+            "start-replay",
+            "--replay-name",
+            "e2e-replay",
+            "--event-source-arn",
+            described["ArchiveArn"].as_str().unwrap(),
+            "--event-start-time",
+            &from,
+            "--event-end-time",
+            &to,
+            "--destination",
+            &format!("Arn={bus_arn}"),
+        ],
+    );
+    assert_eq!(started["State"], "COMPLETED", "{started}");
+    stack.settle().await;
+    let log = stack.bus.delivery_log();
+    let replayed: std::collections::BTreeSet<&str> = log
+        .iter()
+        .filter(|d| {
+            d.replay.as_deref() == Some("e2e-replay") && d.detail_type == "MembershipSignedUp"
+        })
+        .map(|d| d.target.as_str())
+        .collect();
+    assert_eq!(
+        replayed,
+        ["IngestionFunction", "NotificationsFunction"]
+            .into_iter()
+            .collect(),
+        "the replay reached the same consumers"
+    );
+    let replay = aws_events(&bus, &["describe-replay", "--replay-name", "e2e-replay"]);
+    assert_eq!(replay["State"], "COMPLETED");
+    assert_eq!(
+        eventmart_local::demo::ses_sent(&stack.endpoints().moto)
+            .await
+            .unwrap(),
+        1,
+        "the replayed signup was recognised as a duplicate"
+    );
     stack.shutdown().await;
 }
 

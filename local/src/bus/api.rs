@@ -2,7 +2,7 @@
 //! signatures are not checked (the bus listens on loopback only).
 
 use super::deliver::route;
-use super::{ArchivedEvent, AtomicCounters, Inner};
+use super::{AtomicCounters, Inner, archive};
 use crate::pattern::Pattern;
 use axum::Router;
 use axum::body::Body;
@@ -33,18 +33,18 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(code: &str, message: impl Into<String>) -> Self {
+    pub(super) fn new(code: &str, message: impl Into<String>) -> Self {
         ApiError {
             code: code.to_owned(),
             message: message.into(),
         }
     }
 
-    fn validation(message: impl Into<String>) -> Self {
+    pub(super) fn validation(message: impl Into<String>) -> Self {
         Self::new("ValidationException", message)
     }
 
-    fn serialization(message: impl Into<String>) -> Self {
+    pub(super) fn serialization(message: impl Into<String>) -> Self {
         Self::new("SerializationException", message)
     }
 }
@@ -186,6 +186,12 @@ fn dispatch(inner: &Arc<Inner>, target: &str, body: &[u8]) -> Result<Value, ApiE
         "ListTargetsByRule" => list_targets_by_rule(inner, &req),
         "ListEventBuses" => list_event_buses(inner, &req),
         "DescribeEventBus" => describe_event_bus(inner, &req),
+        "ListArchives" => archive::list_archives_op(inner, &req),
+        "DescribeArchive" => archive::describe_archive_op(inner, &req),
+        "StartReplay" => archive::start_replay_op(inner, &req),
+        "DescribeReplay" => archive::describe_replay_op(inner, &req),
+        "ListReplays" => archive::list_replays_op(inner, &req),
+        "CancelReplay" => archive::cancel_replay_op(inner, &req),
         other => Err(ApiError::new(
             "UnknownOperationException",
             format!("Operation {other} is not supported by the local event bus"),
@@ -194,7 +200,7 @@ fn dispatch(inner: &Arc<Inner>, target: &str, body: &[u8]) -> Result<Value, ApiE
 }
 
 /// An optional string member; a non-string is a serialization error, as in AWS.
-fn opt_str<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, ApiError> {
+pub(super) fn opt_str<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, ApiError> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -204,13 +210,16 @@ fn opt_str<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, ApiError> {
     }
 }
 
-fn req_str<'a>(v: &'a Value, key: &str) -> Result<&'a str, ApiError> {
-    opt_str(v, key)?.ok_or_else(|| {
-        ApiError::validation(format!(
-            "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
-            lower_first(key)
-        ))
-    })
+pub(super) fn req_str<'a>(v: &'a Value, key: &str) -> Result<&'a str, ApiError> {
+    opt_str(v, key)?.ok_or_else(|| missing(key))
+}
+
+/// AWS's answer to a required member that is absent.
+pub(super) fn missing(key: &str) -> ApiError {
+    ApiError::validation(format!(
+        "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+        lower_first(key)
+    ))
 }
 
 fn lower_first(s: &str) -> String {
@@ -221,7 +230,7 @@ fn lower_first(s: &str) -> String {
 }
 
 /// `Time` comes as epoch seconds (what the SDKs send) or as an RFC 3339 string.
-fn parse_time(v: &Value) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub(super) fn parse_time(v: &Value) -> Result<Option<DateTime<Utc>>, ApiError> {
     match v {
         Value::Null => Ok(None),
         Value::Number(n) => {
@@ -362,30 +371,20 @@ fn accept(inner: &Arc<Inner>, e: PutEventsEntry) -> Result<String, EntryError> {
     };
     let id = uuid::Uuid::new_v4().to_string();
     let now = Utc::now();
+    let time = e.time.unwrap_or(now);
     let event = Arc::new(json!({
         "version": "0",
         "id": id,
         "detail-type": detail_type,
         "source": source,
         "account": inner.options.account_id,
-        "time": e.time.unwrap_or(now).to_rfc3339_opts(SecondsFormat::Secs, true),
+        "time": time.to_rfc3339_opts(SecondsFormat::Secs, true),
         "region": inner.options.region,
         "resources": e.resources,
         "detail": detail,
     }));
     AtomicCounters::bump(&inner.counters.events_accepted);
-    let archived = state
-        .spec
-        .archive_pattern
-        .as_ref()
-        .is_none_or(|p| p.matches(&event));
-    if archived && let Ok(mut a) = inner.archive.lock() {
-        a.push(ArchivedEvent {
-            received: now,
-            bus: bus.clone(),
-            event: (*event).clone(),
-        });
-    }
+    archive::record(inner, state, &event, now, time);
     route(inner, &bus, event);
     Ok(id)
 }
@@ -454,7 +453,7 @@ fn rule_json(rule: &super::Rule) -> Value {
 }
 
 /// Pagination: `NextToken` is the index of the next item.
-fn page<T>(items: Vec<T>, req: &Value) -> Result<(Vec<T>, Option<String>), ApiError> {
+pub(super) fn page<T>(items: Vec<T>, req: &Value) -> Result<(Vec<T>, Option<String>), ApiError> {
     let start = match opt_str(req, "NextToken")? {
         Some(t) => t
             .parse::<usize>()

@@ -14,11 +14,25 @@ use std::time::{Duration, Instant};
 /// (several under the duplicates chaos switch). Never blocks: deliveries run as tasks,
 /// counted in `pending` before this returns so that `idle` sees them.
 pub(crate) fn route(inner: &Arc<Inner>, bus: &str, event: Arc<Value>) {
+    route_where(inner, bus, event, |_| true);
+}
+
+/// [`route`] to the matched rules that `keep` accepts (a replay's `FilterArns`).
+pub(crate) fn route_where(
+    inner: &Arc<Inner>,
+    bus: &str,
+    event: Arc<Value>,
+    keep: impl Fn(&Rule) -> bool,
+) {
     let Some(state) = inner.bus(bus) else { return };
     let chaos = &inner.options.chaos;
     let mut matched = Vec::new();
     state.matcher.matches(&event, &mut matched);
-    for rule in matched.iter().filter_map(|&i| state.rules.get(i)) {
+    for rule in matched
+        .iter()
+        .filter_map(|&i| state.rules.get(i))
+        .filter(|r| keep(r))
+    {
         let copies = if chaos.duplicate_fraction > 0.0 && fastrand::f64() < chaos.duplicate_fraction
         {
             fastrand::u32(2..=chaos.max_copies.clamp(2, 10))

@@ -1,7 +1,7 @@
 //! The local EventBridge bus: the EventBridge JSON API on a loopback port, rule routing
 //! with the pattern engine, asynchronous delivery with EventBridge's retry policy and
 //! dead-letter queue, Lambda's async-invoke retries and on-failure destination, an
-//! in-memory archive with replay, chaos (duplicates, reordering), and the DynamoDB
+//! in-memory archive with replay (StartReplay), chaos (duplicates, reordering), and the DynamoDB
 //! Streams poller ([`streams`]).
 //!
 //! Two failure layers, as on AWS:
@@ -31,6 +31,7 @@
 //! ```
 
 mod api;
+mod archive;
 mod deliver;
 mod log;
 pub mod streams;
@@ -40,6 +41,7 @@ mod tests;
 pub use api::{
     ApiError, EntryError, MAX_BODY_BYTES, MAX_ENTRIES, MAX_REQUEST_BYTES, PutEventsEntry,
 };
+pub use archive::{ArchiveSpec, ArchivedEvent, Replay, ReplayRequest};
 pub use log::{DeliveryRecord, LogMode, Outcome, Stage};
 pub use streams::{StartingPosition, StreamOptions, StreamPoller, StreamSpec};
 
@@ -63,17 +65,21 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 #[derive(Debug, Clone)]
 pub struct BusSpec {
     pub name: String,
-    /// The archive's pattern (`AWS::Events::Archive` `EventPattern`); `None` archives
-    /// every event.
-    pub archive_pattern: Option<Pattern>,
+    /// Its archives (`AWS::Events::Archive`); none keeps nothing.
+    pub archives: Vec<ArchiveSpec>,
 }
 
 impl BusSpec {
     pub fn new(name: impl Into<String>) -> Self {
         BusSpec {
             name: name.into(),
-            archive_pattern: None,
+            archives: Vec::new(),
         }
+    }
+
+    pub fn with_archive(mut self, archive: ArchiveSpec) -> Self {
+        self.archives.push(archive);
+        self
     }
 }
 
@@ -273,6 +279,8 @@ pub enum BusError {
     UnknownBus { rule: String, bus: String },
     #[error("rule {rule} is defined twice on event bus {bus}")]
     DuplicateRule { rule: String, bus: String },
+    #[error("archive {archive} is defined twice")]
+    DuplicateArchive { archive: String },
     #[error(transparent)]
     Pattern(#[from] PatternError),
 }
@@ -325,16 +333,6 @@ impl AtomicCounters {
     }
 }
 
-/// An event kept by the archive.
-#[derive(Debug, Clone)]
-pub struct ArchivedEvent {
-    /// When the bus accepted it; replay selects on this.
-    pub received: DateTime<Utc>,
-    pub bus: String,
-    /// The full EventBridge envelope.
-    pub event: Value,
-}
-
 /// A rule with its ARNs, as routed.
 #[derive(Debug)]
 pub(crate) struct Rule {
@@ -357,7 +355,11 @@ pub(crate) struct Inner {
     pub sqs: aws_sdk_sqs::Client,
     pub options: BusOptions,
     pub counters: AtomicCounters,
+    /// Every archive's events, oldest first.
     pub archive: Mutex<Vec<ArchivedEvent>>,
+    pub replays: Mutex<Vec<Replay>>,
+    /// When the bus started: the archives' creation time.
+    pub created: DateTime<Utc>,
     pub records: Mutex<Vec<DeliveryRecord>>,
     /// Deliveries not yet finished; `idle` waits for 0.
     pub pending: watch::Sender<usize>,
@@ -432,6 +434,14 @@ impl Bus {
                 target_arn,
             }));
         }
+        let mut archives = std::collections::BTreeSet::new();
+        for a in states.iter().flat_map(|s| &s.spec.archives) {
+            if !archives.insert(a.name.clone()) {
+                return Err(BusError::DuplicateArchive {
+                    archive: a.name.clone(),
+                });
+            }
+        }
         for state in &mut states {
             state.matcher = RuleSet::new(state.rules.iter().map(|r| r.spec.pattern.clone()));
         }
@@ -448,6 +458,8 @@ impl Bus {
             options,
             counters: AtomicCounters::default(),
             archive: Mutex::new(Vec::new()),
+            replays: Mutex::new(Vec::new()),
+            created: Utc::now(),
             records: Mutex::new(Vec::new()),
             pending: watch::Sender::new(0),
             shutdown: watch::Sender::new(false),
@@ -511,8 +523,9 @@ impl Bus {
         let _ = rx.wait_for(|n| *n == 0).await;
     }
 
-    /// Every archived event, oldest first.
+    /// Every archived event still within its archive's retention, oldest first.
     pub fn archive(&self) -> Vec<ArchivedEvent> {
+        archive::expire(&self.inner);
         self.inner
             .archive
             .lock()
@@ -520,23 +533,11 @@ impl Bus {
             .unwrap_or_default()
     }
 
-    /// Re-routes the archived events received in `[from, to)` to the rules of their bus,
-    /// each with a `replay-name` field as EventBridge adds (same `id`). Returns how many
-    /// events were replayed. Replayed events are not archived again.
-    pub fn replay(&self, name: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> usize {
-        let selected: Vec<ArchivedEvent> = self
-            .archive()
-            .into_iter()
-            .filter(|a| a.received >= from && a.received < to)
-            .collect();
-        for a in &selected {
-            let mut event = a.event.clone();
-            if let Value::Object(o) = &mut event {
-                o.insert("replay-name".into(), Value::String(name.to_owned()));
-            }
-            deliver::route(&self.inner, &a.bus, Arc::new(event));
-        }
-        selected.len()
+    /// StartReplay in process: re-routes the archive's events of the time range, each
+    /// with a `replay-name` field as EventBridge adds (same `id`), in event-time order.
+    /// Replayed events are not archived again.
+    pub fn start_replay(&self, request: ReplayRequest) -> Result<Replay, ApiError> {
+        archive::start(&self.inner, request)
     }
 
     /// Stops the server and cancels pending deliveries.

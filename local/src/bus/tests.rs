@@ -54,7 +54,7 @@ fn entry(source: &str, detail_type: &str, detail: &str) -> PutEventsEntry {
 
 async fn bus(rules: Vec<RuleSpec>, recorder: Arc<Recorder>) -> Bus {
     Bus::start(
-        vec![BusSpec::new("b")],
+        vec![BusSpec::new("b").with_archive(ArchiveSpec::new("all"))],
         rules,
         recorder,
         offline_sqs(),
@@ -123,6 +123,23 @@ async fn start_rejects_a_rule_on_an_unknown_bus_and_duplicate_rules() {
     assert!(
         matches!(err, Some(BusError::DuplicateRule { .. })),
         "{err:?}"
+    );
+    let err = Bus::start(
+        vec![
+            BusSpec::new("b").with_archive(ArchiveSpec::new("all")),
+            BusSpec::new("c").with_archive(ArchiveSpec::new("all")),
+        ],
+        Vec::new(),
+        Arc::new(Recorder::default()),
+        offline_sqs(),
+        quiet(),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .err();
+    assert!(
+        matches!(err, Some(BusError::DuplicateArchive { .. })),
+        "archive names are unique per account and region: {err:?}"
     );
 }
 
@@ -240,4 +257,34 @@ fn log_lines_name_event_rule_target_attempt_and_outcome() {
     assert_eq!(j["attempt"], 2);
     assert_eq!(j["outcome"], "error");
     assert_eq!(j["error"], "Boom: no");
+}
+
+#[tokio::test]
+async fn events_past_their_archives_retention_are_dropped() {
+    let r = Arc::new(Recorder::default());
+    let mut kept_a_day = ArchiveSpec::new("day");
+    kept_a_day.retention_days = Some(1);
+    let bus = Bus::start(
+        vec![
+            BusSpec::new("b")
+                .with_archive(kept_a_day)
+                .with_archive(ArchiveSpec::new("forever")),
+        ],
+        Vec::new(),
+        r,
+        offline_sqs(),
+        quiet(),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("bus starts");
+    bus.put_events(vec![entry("s", "d", "{}")]).expect("valid");
+    assert_eq!(bus.archive().len(), 2, "one copy per archive");
+    // Received two days ago (the bus keeps archives in memory; age them by hand).
+    for e in bus.inner.archive.lock().expect("lock").iter_mut() {
+        e.received -= chrono::Duration::days(2);
+    }
+    let names: Vec<String> = bus.archive().into_iter().map(|e| e.archive).collect();
+    assert_eq!(names, ["forever"]);
+    bus.stop().await;
 }
