@@ -288,6 +288,7 @@ impl LocalStack {
                 bisect_on_error: m.bisect_batch_on_function_error,
                 max_retry_attempts: m.maximum_retry_attempts.unwrap_or(u32::MAX),
                 report_batch_item_failures: m.report_batch_item_failures,
+                max_record_age: m.maximum_record_age,
                 on_failure_queue_url: queue_url(&m.on_failure_queue),
             })
             .collect();

@@ -290,3 +290,49 @@ async fn bisect_isolates_a_poison_record_and_sends_it_to_the_on_failure_queue() 
     );
     poller.stop().await;
 }
+
+#[tokio::test]
+async fn records_past_the_maximum_record_age_go_to_the_on_failure_queue() {
+    let config = sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let sqs = sqs().await;
+    let on_failure = queue(&sqs, "relay-age").await;
+    let table = table(&ddb).await;
+    place(&ddb, &table, 1).await;
+    let (invoker, seen) = recording(|_, _| async {
+        Err(InvokeError::Function {
+            error_type: "Down".into(),
+            message: "the bus is down".into(),
+        })
+    });
+    let mut s = spec(&table);
+    // Retries alone would go on for minutes; the record's age ends them.
+    s.max_retry_attempts = 100_000;
+    s.max_record_age = Some(Duration::from_secs(2));
+    s.on_failure_queue_url = Some(on_failure.clone());
+    let mut o = options();
+    o.retry_delay = Duration::from_millis(200);
+    let config = sdk_config().await;
+    let poller = StreamPoller::start(
+        vec![s],
+        aws_sdk_dynamodbstreams::Client::new(&config),
+        aws_sdk_dynamodb::Client::new(&config),
+        invoker,
+        sqs.clone(),
+        o,
+    )
+    .await
+    .expect("poller starts");
+    poller.idle().await;
+    let msgs = drain(&sqs, &on_failure).await;
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].0["requestContext"]["condition"], "RecordAgeExceeded");
+    assert_eq!(msgs[0].0["DDBStreamBatchInfo"]["batchSize"], 1);
+    let invocations = calls(&seen).len();
+    assert!(
+        (2..=20).contains(&invocations),
+        "retried until the record was 2 s old, then stopped: {invocations} invocations"
+    );
+    assert_eq!(poller.counters().batches_failed, 1);
+    poller.stop().await;
+}

@@ -48,6 +48,10 @@ pub struct StreamSpec {
     pub max_retry_attempts: u32,
     /// `FunctionResponseTypes: [ReportBatchItemFailures]`.
     pub report_batch_item_failures: bool,
+    /// `MaximumRecordAgeInSeconds`: records older than this (by their approximate
+    /// creation time) are not sent again, but go to the on-failure queue; `None` keeps
+    /// retrying them.
+    pub max_record_age: Option<Duration>,
     pub on_failure_queue_url: Option<String>,
 }
 
@@ -65,6 +69,7 @@ impl StreamSpec {
             bisect_on_error: false,
             max_retry_attempts: 10,
             report_batch_item_failures: false,
+            max_record_age: None,
             on_failure_queue_url: None,
         }
     }
@@ -530,7 +535,18 @@ impl Mapping {
         let c = &self.shared.counters;
         // (records, retries so far); splitting a batch does not use up its retries.
         let mut work = vec![(batch, 0u32)];
-        while let Some((recs, retries)) = work.pop() {
+        while let Some((mut recs, retries)) = work.pop() {
+            // Records are in sequence order, so the expired ones are a prefix.
+            let expired = recs.iter().take_while(|r| self.too_old(r)).count();
+            if expired > 0 {
+                let rest = recs.split_off(expired);
+                add(&c.batches_failed, 1);
+                let outcome = self
+                    .on_failure(i, &recs, retries, "RecordAgeExceeded")
+                    .await;
+                self.log(i, &recs, retries, &format!("record age exceeded; {outcome}"));
+                recs = rest;
+            }
             if recs.is_empty() {
                 continue;
             }
@@ -574,7 +590,14 @@ impl Mapping {
             let error = error.unwrap_or_default();
             if retries >= self.spec.max_retry_attempts {
                 add(&c.batches_failed, 1);
-                let outcome = self.on_failure(i, &rest, retries.saturating_add(1)).await;
+                let outcome = self
+                    .on_failure(
+                        i,
+                        &rest,
+                        retries.saturating_add(1),
+                        "RetryAttemptsExhausted",
+                    )
+                    .await;
                 self.log(i, &rest, retries, &format!("error: {error}; {outcome}"));
                 continue;
             }
@@ -587,9 +610,22 @@ impl Mapping {
         }
     }
 
+    /// Whether `r` is past the mapping's maximum record age.
+    fn too_old(&self, r: &Rec) -> bool {
+        let Some(max) = self.spec.max_record_age else {
+            return false;
+        };
+        let created = r
+            .json
+            .pointer("/dynamodb/ApproximateCreationDateTime")
+            .and_then(Value::as_f64);
+        let now = Utc::now().timestamp_millis() as f64 / 1000.0;
+        created.is_some_and(|t| now - t > max.as_secs_f64())
+    }
+
     /// Sends the failed batch's description to the on-failure queue, as Lambda does for
-    /// stream sources.
-    async fn on_failure(&self, i: usize, recs: &[Rec], invokes: u32) -> String {
+    /// stream sources; `condition` says why (`RetryAttemptsExhausted`, `RecordAgeExceeded`).
+    async fn on_failure(&self, i: usize, recs: &[Rec], invokes: u32, condition: &str) -> String {
         let Some(queue) = &self.spec.on_failure_queue_url else {
             return "dropped (no on-failure destination)".to_owned();
         };
@@ -599,6 +635,7 @@ impl Mapping {
             &self.stream_arn,
             recs,
             invokes,
+            condition,
         );
         match send_with(&self.shared.sqs, queue, body.to_string(), &[]).await {
             Ok(()) => format!("sent to {queue}"),
@@ -679,6 +716,7 @@ fn batch_info(
     stream_arn: &str,
     recs: &[Rec],
     invokes: u32,
+    condition: &str,
 ) -> Value {
     let arrival = |r: Option<&Rec>| {
         r.and_then(|r| r.json.pointer("/dynamodb/ApproximateCreationDateTime"))
@@ -690,7 +728,7 @@ fn batch_info(
         "requestContext": {
             "requestId": uuid::Uuid::new_v4().to_string(),
             "functionArn": function_arn,
-            "condition": "RetryAttemptsExhausted",
+            "condition": condition,
             "approximateInvokeCount": invokes,
         },
         "responseContext": {
@@ -855,7 +893,7 @@ mod tests {
     #[test]
     fn batch_info_names_the_batch_range() {
         let recs = [rec("10"), rec("20")];
-        let v = batch_info("arn:f", "shard-1", "arn:s", &recs, 3);
+        let v = batch_info("arn:f", "shard-1", "arn:s", &recs, 3, "RetryAttemptsExhausted");
         assert_eq!(v["DDBStreamBatchInfo"]["startSequenceNumber"], "10");
         assert_eq!(v["DDBStreamBatchInfo"]["endSequenceNumber"], "20");
         assert_eq!(v["DDBStreamBatchInfo"]["batchSize"], 2);
