@@ -10,12 +10,12 @@ REGION ?= us-east-1
 .PHONY: demo up setup test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis schemathesis-smoke template-check watch build deploy schemas clean
 
 ## demo: the whole system on this machine, its story told and checked (exit 1 if any
-## effect did not happen exactly once).
-demo: setup
-	cargo run --quiet -p eventmart-local -- demo
+## effect did not happen exactly once); needs only the Python tools (ARGS="--kill 0.1 ...").
+demo: $(VENV)/.installed
+	cargo run --quiet -p eventmart-local -- demo $(ARGS)
 
 ## up: the whole system on this machine until Ctrl-C (ARGS="--duplicates 0.3 ..." for chaos).
-up: setup
+up: $(VENV)/.installed
 	cargo run --quiet -p eventmart-local -- up $(ARGS)
 
 ## setup: Python tools pinned in requirements-dev.txt into .venv, the arm64 Rust target,

@@ -1,7 +1,7 @@
 //! `eventmart-local up` runs the whole system; `eventmart-local demo` tells its story
 //! and checks it. See `eventmart-local help`.
 
-use eventmart_local::bus::LogMode;
+use eventmart_local::bus::{LogMode, Timing};
 use eventmart_local::chaos::Chaos;
 use eventmart_local::stack::{LocalStack, StackOptions};
 use std::process::ExitCode;
@@ -24,10 +24,13 @@ OPTIONS
   --http-port N        HTTP API port (default: any free port)
   --bus-port N         EventBridge API port (default: any free port)
   --duplicates F       deliver a fraction F of events 2..=--max-copies times (default 0; demo 0.3)
-  --max-copies N       most copies of a duplicated delivery (default 10)
+  --max-copies N       most copies of a duplicated delivery, 2..=10 (default 10; demo 5)
   --reorder-ms N       hold deliveries up to N ms and release them shuffled (default 0; demo 300)
   --kill F             kill a fraction F of invocations midway (default 0)
   --no-chaos           demo without duplicates and reordering
+  --time-scale F       AWS's retry delays (EventBridge backoff from 1 s, Lambda's async
+                       retries after 1 and 2 min) multiplied by F (default 0.01)
+  --concurrency N      most instances per function (default 4)
   --quiet              no per-delivery lines
   --json               per-delivery lines as JSON
 ";
@@ -36,7 +39,8 @@ struct Args {
     command: String,
     options: StackOptions,
     no_chaos: bool,
-    chaos_set: bool,
+    /// The chaos flags given; demo's defaults fill in the others.
+    chaos_set: Vec<&'static str>,
 }
 
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -44,7 +48,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let root = std::env::current_dir().map_err(|e| e.to_string())?;
     let mut options = StackOptions::new(root);
     options.chaos.max_copies = 10;
-    let (mut no_chaos, mut chaos_set) = (false, false);
+    let (mut no_chaos, mut chaos_set) = (false, Vec::new());
     while let Some(flag) = argv.next() {
         let mut value = |name: &str| argv.next().ok_or_else(|| format!("{name} needs a value"));
         let number = |name: &str, v: String| {
@@ -70,19 +74,36 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 .set_port(number("--bus-port", value("--bus-port")?)? as u16),
             "--duplicates" => {
                 options.chaos.duplicate_fraction = number("--duplicates", value("--duplicates")?)?;
-                chaos_set = true;
+                chaos_set.push("--duplicates");
             }
             "--max-copies" => {
-                options.chaos.max_copies = number("--max-copies", value("--max-copies")?)? as u32
+                options.chaos.max_copies = number("--max-copies", value("--max-copies")?)? as u32;
+                chaos_set.push("--max-copies");
             }
             "--reorder-ms" => {
                 options.chaos.reorder_window =
                     Duration::from_millis(number("--reorder-ms", value("--reorder-ms")?)? as u64);
-                chaos_set = true;
+                chaos_set.push("--reorder-ms");
             }
             "--kill" => {
                 options.chaos.kill_fraction = number("--kill", value("--kill")?)?;
-                chaos_set = true;
+                chaos_set.push("--kill");
+            }
+            "--time-scale" => {
+                let f = number("--time-scale", value("--time-scale")?)?;
+                if !(f > 0.0 && f <= 1000.0) {
+                    return Err(format!("--time-scale is above 0 and at most 1000, got {f}"));
+                }
+                options.timing = Timing::aws().scaled(f);
+            }
+            "--concurrency" => {
+                let n = number("--concurrency", value("--concurrency")?)?;
+                if !(1.0..=64.0).contains(&n) || n.fract() != 0.0 {
+                    return Err(format!(
+                        "--concurrency is a whole number from 1 to 64, got {n}"
+                    ));
+                }
+                options.max_instances = n as usize;
             }
             "--no-chaos" => no_chaos = true,
             "--quiet" => options.log = LogMode::Quiet,
@@ -98,8 +119,8 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             return Err(format!("fractions are between 0 and 1, got {f}"));
         }
     }
-    if options.chaos.max_copies < 2 {
-        return Err("--max-copies must be at least 2".into());
+    if !(2..=10).contains(&options.chaos.max_copies) {
+        return Err("--max-copies is from 2 to 10 (EventBridge's duplicates are few)".into());
     }
     Ok(Args {
         command,
@@ -169,10 +190,19 @@ async fn demo(args: Args) -> ExitCode {
     let mut options = args.options;
     if args.no_chaos {
         options.chaos = Chaos::off();
-    } else if !args.chaos_set {
-        options.chaos.duplicate_fraction = 0.3;
-        options.chaos.max_copies = 5;
-        options.chaos.reorder_window = Duration::from_millis(300);
+    } else {
+        // Demo's defaults for the chaos flags not given: `--kill 0.1` adds kills to the
+        // duplicates and reordering rather than replacing them.
+        let given = |f: &str| args.chaos_set.contains(&f);
+        if !given("--duplicates") {
+            options.chaos.duplicate_fraction = 0.3;
+        }
+        if !given("--max-copies") {
+            options.chaos.max_copies = 5;
+        }
+        if !given("--reorder-ms") {
+            options.chaos.reorder_window = Duration::from_millis(300);
+        }
     }
     if options.log == LogMode::Human {
         options.log = LogMode::Quiet;

@@ -215,7 +215,6 @@ impl LocalStack {
         let rules = model
             .rules
             .iter()
-            .filter(|r| r.enabled)
             .map(|r| {
                 let function = model.functions.iter().find(|f| f.logical_id == r.function);
                 let async_config = function.map(|f| &f.async_config);
@@ -224,7 +223,9 @@ impl LocalStack {
                     bus: r.bus.clone(),
                     pattern: r.compiled.clone(),
                     pattern_json: r.pattern.to_string(),
+                    enabled: r.enabled,
                     target: TargetSpec {
+                        id: r.target_id.clone(),
                         function: r.function.clone(),
                         retry: RetryPolicy {
                             max_attempts: r.retry_policy.maximum_retry_attempts,
@@ -541,9 +542,23 @@ async fn provision(sdk: &aws_config::SdkConfig, model: &Stack) -> Result<(), Sta
         }
     }
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    for q in &model.queues {
+    // A redrive policy names its dead-letter queue, which must exist first.
+    let mut queues: Vec<_> = model.queues.iter().collect();
+    queues.sort_by_key(|q| q.attributes.contains_key("RedrivePolicy"));
+    for q in queues {
+        let attributes = q
+            .attributes
+            .iter()
+            .map(|(k, v)| {
+                (
+                    aws_sdk_sqs::types::QueueAttributeName::from(k.as_str()),
+                    v.clone(),
+                )
+            })
+            .collect();
         sqs.create_queue()
             .queue_name(&q.name)
+            .set_attributes(Some(attributes))
             .send()
             .await
             .map_err(|e| fail(&q.logical_id, &aws_sdk_sqs::error::DisplayErrorContext(e)))?;

@@ -196,6 +196,7 @@ async fn a_target_that_does_not_exist_goes_to_the_rule_dead_letter_queue() {
     let dlq = queue(&sqs, "delivery-dlq").await;
     let (invoker, seen) = recording(|f, _| async move { Err(InvokeError::NoSuchFunction(f)) });
     let target = TargetSpec {
+        id: "GhostTarget".into(),
         function: "Ghost".into(),
         retry: RetryPolicy {
             max_attempts: 3,

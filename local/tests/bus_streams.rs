@@ -326,7 +326,10 @@ async fn records_past_the_maximum_record_age_go_to_the_on_failure_queue() {
     poller.idle().await;
     let msgs = drain(&sqs, &on_failure).await;
     assert_eq!(msgs.len(), 1);
-    assert_eq!(msgs[0].0["requestContext"]["condition"], "RecordAgeExceeded");
+    assert_eq!(
+        msgs[0].0["requestContext"]["condition"],
+        "RecordAgeExceeded"
+    );
     assert_eq!(msgs[0].0["DDBStreamBatchInfo"]["batchSize"], 1);
     let invocations = calls(&seen).len();
     assert!(

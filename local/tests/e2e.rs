@@ -275,6 +275,65 @@ async fn the_aws_cli_puts_events_that_reach_the_right_consumers_and_bad_ones_rea
     stack.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consumer_that_keeps_failing_ends_in_its_on_failure_queue_and_nothing_else_is_lost() {
+    let stack = start(options(Chaos::off())).await;
+    // SES answers 503 to everyone: notifications fails on every attempt.
+    stack.aws.switch().set_down("ses", true);
+    let bus = stack.endpoints().eventbridge;
+    let out = put_events(&bus, &root().join("events/entries/MembershipSignedUp.json"));
+    assert_eq!(out["FailedEntryCount"], 0, "{out}");
+    stack.settle().await;
+
+    let event_id = "0193b3a4-aaaa-7000-8000-000000000003";
+    assert!(
+        item(&stack, "AnalyticsEventsTable", &format!("EVENT#{event_id}")).await,
+        "ingestion is not held up by notifications' failures"
+    );
+    assert!(
+        !item(&stack, "NotificationsTable", &format!("MESSAGE#{event_id}")).await,
+        "no email went out"
+    );
+    let attempts = stack
+        .bus
+        .delivery_log()
+        .iter()
+        .filter(|d| d.target == "NotificationsFunction")
+        .count();
+    assert_eq!(
+        attempts, 3,
+        "the first invocation and Lambda's 2 async retries"
+    );
+
+    // SES is back; the operator takes the on-failure queue's message and redrives it.
+    stack.aws.switch().set_down("ses", false);
+    let (redriven, failed) = eventmart_local::load::redrive(&stack).await.unwrap();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(redriven.len(), 1, "only notifications' event: {redriven:?}");
+    let dead = &redriven[0];
+    assert_eq!(
+        (dead.queue.as_str(), dead.function.as_str()),
+        ("NotificationsDLQ", "NotificationsFunction")
+    );
+    let body: Value = serde_json::from_str(&dead.body).unwrap();
+    assert_eq!(body["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(body["requestContext"]["approximateInvokeCount"], 3);
+    assert_eq!(dead.event["detail"]["metadata"]["eventId"], event_id);
+    assert!(!dead.reason.is_empty(), "the error is recorded: {body}");
+    stack.settle().await;
+    assert!(
+        item(&stack, "NotificationsTable", &format!("MESSAGE#{event_id}")).await,
+        "the redriven event sent its email"
+    );
+    assert_eq!(
+        eventmart_local::demo::ses_sent(&stack.endpoints().moto)
+            .await
+            .unwrap(),
+        1
+    );
+    stack.shutdown().await;
+}
+
 fn write_template(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
     let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
     let path = std::env::temp_dir().join(format!("{name}-{}.yaml", std::process::id()));

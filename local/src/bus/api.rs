@@ -160,7 +160,7 @@ async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Body)
     }
 }
 
-fn dispatch(inner: &Arc<Inner>, target: &str, body: &[u8]) -> Result<Value, ApiError> {
+pub(super) fn dispatch(inner: &Arc<Inner>, target: &str, body: &[u8]) -> Result<Value, ApiError> {
     let Some(op) = target.strip_prefix("AWSEvents.") else {
         return Err(ApiError::new(
             "UnknownOperationException",
@@ -447,7 +447,7 @@ fn rule_json(rule: &super::Rule) -> Value {
         "Name": rule.spec.name,
         "Arn": rule.arn,
         "EventPattern": rule.spec.pattern_json,
-        "State": "ENABLED",
+        "State": if rule.spec.enabled { "ENABLED" } else { "DISABLED" },
         "EventBusName": rule.spec.bus,
     })
 }
@@ -520,7 +520,7 @@ fn list_targets_by_rule(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
     let rule = find_rule(inner, req, "Rule")?;
     let t = &rule.spec.target;
     let mut target = json!({
-        "Id": t.function,
+        "Id": t.id,
         "Arn": rule.target_arn,
         "RetryPolicy": {
             "MaximumRetryAttempts": t.retry.max_attempts,

@@ -31,7 +31,7 @@ pub(crate) fn route_where(
     for rule in matched
         .iter()
         .filter_map(|&i| state.rules.get(i))
-        .filter(|r| keep(r))
+        .filter(|r| r.spec.enabled && keep(r))
     {
         let copies = if chaos.duplicate_fraction > 0.0 && fastrand::f64() < chaos.duplicate_fraction
         {

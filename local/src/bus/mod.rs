@@ -95,6 +95,8 @@ pub struct RuleSpec {
     pub target: TargetSpec,
     /// The target function's `EventInvokeConfig`.
     pub async_invoke: AsyncInvoke,
+    /// `State: DISABLED` gives false: the rule is listed but matches nothing.
+    pub enabled: bool,
 }
 
 impl RuleSpec {
@@ -113,6 +115,7 @@ impl RuleSpec {
             pattern_json: pattern_json.to_owned(),
             target,
             async_invoke: AsyncInvoke::default(),
+            enabled: true,
         })
     }
 }
@@ -120,6 +123,8 @@ impl RuleSpec {
 /// A rule's Lambda target: `RetryPolicy` and `DeadLetterConfig`.
 #[derive(Debug, Clone)]
 pub struct TargetSpec {
+    /// The target's `Id` (ListTargetsByRule).
+    pub id: String,
     /// The function's template logical id, as the [`Invoker`] knows it.
     pub function: String,
     pub retry: RetryPolicy,
@@ -130,8 +135,10 @@ pub struct TargetSpec {
 impl TargetSpec {
     /// A target with EventBridge's default retry policy and no dead-letter queue.
     pub fn new(function: impl Into<String>) -> Self {
+        let function = function.into();
         TargetSpec {
-            function: function.into(),
+            id: function.clone(),
+            function,
             retry: RetryPolicy::default(),
             dead_letter_queue_url: None,
         }

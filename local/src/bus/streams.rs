@@ -544,7 +544,12 @@ impl Mapping {
                 let outcome = self
                     .on_failure(i, &recs, retries, "RecordAgeExceeded")
                     .await;
-                self.log(i, &recs, retries, &format!("record age exceeded; {outcome}"));
+                self.log(
+                    i,
+                    &recs,
+                    retries,
+                    &format!("record age exceeded; {outcome}"),
+                );
                 recs = rest;
             }
             if recs.is_empty() {
@@ -893,7 +898,14 @@ mod tests {
     #[test]
     fn batch_info_names_the_batch_range() {
         let recs = [rec("10"), rec("20")];
-        let v = batch_info("arn:f", "shard-1", "arn:s", &recs, 3, "RetryAttemptsExhausted");
+        let v = batch_info(
+            "arn:f",
+            "shard-1",
+            "arn:s",
+            &recs,
+            3,
+            "RetryAttemptsExhausted",
+        );
         assert_eq!(v["DDBStreamBatchInfo"]["startSequenceNumber"], "10");
         assert_eq!(v["DDBStreamBatchInfo"]["endSequenceNumber"], "20");
         assert_eq!(v["DDBStreamBatchInfo"]["batchSize"], 2);

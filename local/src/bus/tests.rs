@@ -288,3 +288,43 @@ async fn events_past_their_archives_retention_are_dropped() {
     assert_eq!(names, ["forever"]);
     bus.stop().await;
 }
+
+#[tokio::test]
+async fn a_disabled_rule_is_listed_as_disabled_and_matches_nothing() {
+    let r = Arc::new(Recorder::default());
+    let mut off =
+        RuleSpec::parse("Off", "b", r#"{"source":["s"]}"#, TargetSpec::new("F")).expect("pattern");
+    off.enabled = false;
+    let on =
+        RuleSpec::parse("On", "b", r#"{"source":["s"]}"#, TargetSpec::new("G")).expect("pattern");
+    let bus = bus(vec![off, on], r.clone()).await;
+    bus.put_events(vec![entry("s", "d", "{}")]).expect("valid");
+    bus.idle().await;
+    let called: Vec<String> = r
+        .calls
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|c| c.0.clone())
+        .collect();
+    assert_eq!(called, ["G"]);
+    let listed = api::dispatch(
+        &bus.inner,
+        "AWSEvents.ListRules",
+        br#"{"EventBusName":"b"}"#,
+    )
+    .expect("ListRules");
+    let states: Vec<(&str, &str)> = listed["Rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| {
+            (
+                r["Name"].as_str().expect("name"),
+                r["State"].as_str().expect("state"),
+            )
+        })
+        .collect();
+    assert_eq!(states, [("Off", "DISABLED"), ("On", "ENABLED")]);
+    bus.stop().await;
+}
