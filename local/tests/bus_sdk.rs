@@ -287,26 +287,24 @@ async fn start_replay_replays_a_time_range_of_the_archive_to_the_chosen_rules() 
     assert_eq!(listed.replays().len(), 1);
 
     // AWS's errors.
-    let err = replay("fix-1", 0, 10, bus_arn, &[])
-        .await
-        .expect_err("same name");
-    assert_eq!(
-        code(&err).as_deref(),
-        Some("ResourceAlreadyExistsException")
-    );
     let other = "arn:aws:events:us-east-1:123456789012:event-bus/other";
-    let err = replay("cross", 0, 10, other, &[])
-        .await
-        .expect_err("cross bus");
-    assert_eq!(code(&err).as_deref(), Some("ValidationException"));
-    let err = replay("backwards", 10, 10, bus_arn, &[])
-        .await
-        .expect_err("empty range");
-    assert_eq!(code(&err).as_deref(), Some("ValidationException"));
-    let err = replay("no-rule", 0, 10, bus_arn, &[&format!("{bus_arn}x")])
-        .await
-        .expect_err("unknown rule");
-    assert_eq!(code(&err).as_deref(), Some("ValidationException"));
+    let no_rule = format!("{bus_arn}x");
+    for (name, from, dest, filter, expected) in [
+        ("fix-1", 0, bus_arn, None, "ResourceAlreadyExistsException"),
+        ("cross", 0, other, None, "ValidationException"),
+        ("backwards", 10, bus_arn, None, "ValidationException"),
+        (
+            "no-rule",
+            0,
+            bus_arn,
+            Some(no_rule.as_str()),
+            "ValidationException",
+        ),
+    ] {
+        let filter: Vec<&str> = filter.into_iter().collect();
+        let err = replay(name, from, 10, dest, &filter).await.expect_err(name);
+        assert_eq!(code(&err).as_deref(), Some(expected), "{name}");
+    }
     let err = eb
         .describe_archive()
         .archive_name("nope")
