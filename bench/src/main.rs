@@ -15,6 +15,9 @@
 //! make one attempt, so an invocation that reaches AWS fails at once (a function error;
 //! the instance stays warm). Init makes no AWS call.
 
+mod machine;
+use machine::machine;
+
 use eventmart_local::runtime::{FunctionSpec, InvocationReport, Outcome, Runtime, RuntimeOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -248,27 +251,6 @@ fn median(sorted: &[f64]) -> f64 {
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = (p * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_owned())
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_gib = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or("?".to_owned(), |kb| format!("{:.1}", kb / 1024.0 / 1024.0));
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!(
-        "{cores} cores (nproc), {model}, {mem_gib} GiB memory, Linux {}",
-        kernel.trim()
-    )
 }
 
 struct Row {

@@ -18,6 +18,10 @@
 //!   same events and rules from a JSON file, measures both engines the same way, and
 //!   counts how many (event, rule) decisions each agrees with ours on.
 
+#[path = "../machine.rs"]
+mod machine;
+use machine::machine;
+
 use eventmart_local::pattern::{Event, Pattern, RuleSet};
 use eventmart_local::template::{LocalNaming, Stack};
 use serde_json::{Value, json};
@@ -525,27 +529,6 @@ fn run_python(
 
 // ---------------------------------------------------------------------------------------
 // Report
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_owned())
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_gib = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or("?".to_owned(), |kb| format!("{:.1}", kb / 1024.0 / 1024.0));
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!(
-        "{cores} cores (nproc), {model}, {mem_gib} GiB memory, Linux {}",
-        kernel.trim()
-    )
-}
 
 /// `1234567.8` -> `1,234,568`.
 fn thousands(x: f64) -> String {
