@@ -247,7 +247,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 pub fn drive<F, Fut>(
     collection: &str,
     data: &[u8],
-    memory: &crate::memory::Memory,
+    store: &eventmart_shared::idempotency::InMemoryStore,
     events: impl Fn(Route) -> &'static [EventType],
     resource: impl Fn(Route, &Value) -> String,
     handle: F,
@@ -267,7 +267,7 @@ pub fn drive<F, Fut>(
         {
             last = Some(id);
         }
-        check_outbox(&memory.drain(), events(step.route));
+        check_outbox(&store.take_committed(), events(step.route));
         if keyed {
             let answer = (
                 resp.status().as_u16(),

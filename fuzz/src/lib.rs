@@ -1,13 +1,12 @@
 //! What the fuzz targets share: the event round trip they all check, the HTTP requests
-//! the producer targets build from fuzz input and what every response must satisfy,
-//! and in-memory ports for the orders and memberships handlers.
+//! the producer targets build from fuzz input and what every response must satisfy
+//! (the handlers run over the in-memory ports of their crates' `memory` feature).
 //!
 //! A target fails (and libFuzzer keeps the input) on a panic: a crash of the code under
 //! test, or an `assert!` here that found an answer the API or the event contract does not
 //! allow.
 
 pub mod http;
-pub mod memory;
 pub mod targets;
 
 use eventmart_shared::events::{Event, EventType};

@@ -5,7 +5,6 @@
 //! mutations of it, so that `cargo test` keeps them compiling and passing.
 
 use crate::http::{Route, drive};
-use crate::memory::{Memory, NoDeadLetters};
 // The bus's event (JSON as the engine reads it), beside the domain's.
 use eventmart_local::{Event as BusEvent, Pattern};
 use eventmart_shared::consumer::{InMemoryDeadLetters, consume};
@@ -145,12 +144,16 @@ pub fn pattern_match(data: &[u8]) {
 /// as lambda_http hands it over to the response. Every response must be one openapi.yaml
 /// documents; every order accepted must emit an `OrderPlaced` that consumers accept.
 pub fn http_orders(data: &[u8]) {
-    let memory = Memory::default();
-    let app = Orders::new(memory.clone(), memory.clone(), NoDeadLetters);
+    let memory = orders::memory::Memory::default();
+    let app = Orders::new(
+        memory.clone(),
+        memory.store.clone(),
+        InMemoryDeadLetters::default(),
+    );
     drive(
         "orders",
         data,
-        &memory,
+        &memory.store,
         |route| match route {
             Route::Create => &[EventType::OrderPlaced],
             Route::Cancel => &[EventType::OrderCanceled],
@@ -179,12 +182,12 @@ pub fn http_orders(data: &[u8]) {
 /// response must be one openapi.yaml documents; every sign-up and cancel accepted must
 /// emit an event that consumers accept.
 pub fn http_memberships(data: &[u8]) {
-    let memory = Memory::default();
-    let app = Memberships::new(memory.clone(), memory.clone());
+    let memory = memberships::memory::Memory::default();
+    let app = Memberships::new(memory.clone(), memory.0.clone());
     drive(
         "memberships",
         data,
-        &memory,
+        &memory.0,
         |route| match route {
             Route::Create => &[EventType::MembershipSignedUp],
             Route::Cancel => &[EventType::MembershipCanceled],

@@ -1,5 +1,6 @@
-//! In-memory ports for unit tests: one `InMemoryStore` shared by the repository reads and
-//! the idempotency records, so that reads see what the handler committed.
+//! In-memory ports for unit tests (and, behind the `memory` feature, the fuzz targets):
+//! one `InMemoryStore` shared by the repository reads and the idempotency records, so
+//! that reads see what the handler committed.
 
 use crate::domain::Membership;
 use crate::dynamo::{customer_pk, membership_pk};
@@ -10,40 +11,10 @@ use eventmart_shared::idempotency::InMemoryWrite;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// `InMemoryStore` through an `Arc`: the handler owns one handle, the test another.
+/// The membership repository over an [`InMemoryStore`]; pass `memory.0.clone()` as the
+/// handler's idempotency store so that reads see what the handler committed.
 #[derive(Clone, Default)]
 pub struct Memory(pub Arc<InMemoryStore>);
-
-mod store {
-    use super::Memory;
-    use eventmart_shared::idempotency::{
-        Claim, EpochMillis, InMemoryWrite, Record, Store, StoreError,
-    };
-
-    impl Store for Memory {
-        type Write = InMemoryWrite;
-        async fn claim(&self, record: &Record, now: EpochMillis) -> Result<Claim, StoreError> {
-            self.0.claim(record, now).await
-        }
-        async fn complete(&self, record: &Record) -> Result<(), StoreError> {
-            self.0.complete(record).await
-        }
-        async fn release(&self, key: &str) -> Result<(), StoreError> {
-            self.0.release(key).await
-        }
-        async fn write(&self, writes: Vec<InMemoryWrite>) -> Result<(), StoreError> {
-            self.0.write(writes).await
-        }
-        async fn commit(
-            &self,
-            record: &Record,
-            writes: Vec<InMemoryWrite>,
-            now: EpochMillis,
-        ) -> Result<Claim, StoreError> {
-            self.0.commit(record, writes, now).await
-        }
-    }
-}
 
 impl MembershipRepository for Memory {
     type Write = InMemoryWrite;

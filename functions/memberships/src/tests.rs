@@ -3,14 +3,16 @@
 use crate::Memberships;
 use crate::memory::Memory;
 use eventmart_shared::events::MembershipId;
+use eventmart_shared::idempotency::InMemoryStore;
 use eventmart_tests::{http_request, http_request_with, response_json};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
-type Mem = Memberships<Memory, Memory>;
+type Mem = Memberships<Memory, Arc<InMemoryStore>>;
 
 fn app() -> (Mem, Memory) {
     let mem = Memory::default();
-    (Memberships::new(mem.clone(), mem.clone()), mem)
+    (Memberships::new(mem.clone(), mem.0.clone()), mem)
 }
 
 fn sign_up_body(customer: &str) -> Value {

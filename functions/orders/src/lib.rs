@@ -95,7 +95,7 @@ impl App {
     }
 }
 
-#[cfg(test)]
-mod memory;
+#[cfg(any(test, feature = "memory"))]
+pub mod memory;
 #[cfg(test)]
 mod tests;

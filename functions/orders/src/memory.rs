@@ -1,21 +1,20 @@
-//! In-memory ports for unit tests: one `InMemoryStore` shared by the repository reads and
-//! the idempotency records, so that reads see what the handler committed.
+//! In-memory ports for unit tests (and, behind the `memory` feature, the fuzz targets):
+//! one `InMemoryStore` shared by the repository reads and the idempotency records, so
+//! that reads see what the handler committed.
 
 use crate::domain::{Order, OrderStatus};
 use crate::ports::{OrderRepository, RepoError};
 use eventmart_shared::events::EventType;
 use eventmart_shared::events::{Event, OrderId};
-use eventmart_shared::idempotency::{
-    Claim, EpochMillis, InMemoryStore, InMemoryWrite, Record, Store, StoreError,
-};
+use eventmart_shared::idempotency::{InMemoryStore, InMemoryWrite};
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+/// The order repository over an [`InMemoryStore`]; pass `memory.store.clone()` as the
+/// handler's idempotency store so that reads see what the handler committed.
 #[derive(Clone, Default)]
 pub struct Memory {
     pub store: Arc<InMemoryStore>,
-    /// Every write committed, in order: what the tests count.
-    pub committed: Arc<Mutex<Vec<InMemoryWrite>>>,
 }
 
 impl Memory {
@@ -25,8 +24,8 @@ impl Memory {
 
     /// The events committed to the outbox, parsed as consumers will parse them.
     pub fn outbox(&self) -> Vec<Event> {
-        let committed = self.committed.lock().unwrap();
-        committed
+        self.store
+            .committed()
             .iter()
             .filter(|w| w.key.starts_with("OUTBOX#"))
             .map(|w| {
@@ -40,41 +39,6 @@ impl Memory {
                 Event::from_detail(ty, &detail).unwrap()
             })
             .collect()
-    }
-
-    fn log(&self, writes: &[InMemoryWrite]) {
-        self.committed.lock().unwrap().extend_from_slice(writes);
-    }
-}
-
-impl Store for Memory {
-    type Write = InMemoryWrite;
-
-    async fn claim(&self, record: &Record, now: EpochMillis) -> Result<Claim, StoreError> {
-        self.store.claim(record, now).await
-    }
-    async fn complete(&self, record: &Record) -> Result<(), StoreError> {
-        self.store.complete(record).await
-    }
-    async fn release(&self, key: &str) -> Result<(), StoreError> {
-        self.store.release(key).await
-    }
-    async fn write(&self, writes: Vec<InMemoryWrite>) -> Result<(), StoreError> {
-        self.log(&writes);
-        self.store.write(writes).await
-    }
-    async fn commit(
-        &self,
-        record: &Record,
-        writes: Vec<InMemoryWrite>,
-        now: EpochMillis,
-    ) -> Result<Claim, StoreError> {
-        let logged = writes.clone();
-        let claim = self.store.commit(record, writes, now).await?;
-        if claim == Claim::Claimed {
-            self.log(&logged);
-        }
-        Ok(claim)
     }
 }
 

@@ -4,15 +4,21 @@ use crate::Orders;
 use crate::memory::Memory;
 use eventmart_shared::consumer::InMemoryDeadLetters;
 use eventmart_shared::events::{Event, EventId};
+use eventmart_shared::idempotency::InMemoryStore;
 use eventmart_tests::{fixture, http_request, http_request_with, response_json};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
-type Mem = Orders<Memory, Memory, InMemoryDeadLetters>;
+type Mem = Orders<Memory, Arc<InMemoryStore>, InMemoryDeadLetters>;
 
 fn app() -> (Mem, Memory) {
     let mem = Memory::default();
     (
-        Orders::new(mem.clone(), mem.clone(), InMemoryDeadLetters::default()),
+        Orders::new(
+            mem.clone(),
+            mem.store.clone(),
+            InMemoryDeadLetters::default(),
+        ),
         mem,
     )
 }
@@ -282,10 +288,10 @@ async fn order_shipped_ships_once_and_canceled_orders_stay_canceled() {
     app.on_event(&event).await.unwrap();
     let (_, body) = call(&app, "GET", &format!("/orders/{id}"), None).await;
     assert_eq!(body["status"], "SHIPPED");
-    let writes = mem.committed.lock().unwrap().len();
+    let writes = mem.store.committed().len();
     // Another shipment notice for a shipped order changes nothing.
     app.on_event(&shipped_event(&id)).await.unwrap();
-    assert_eq!(mem.committed.lock().unwrap().len(), writes);
+    assert_eq!(mem.store.committed().len(), writes);
 
     let canceled = place(&app).await;
     let path = format!("/orders/{canceled}/cancel");

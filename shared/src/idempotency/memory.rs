@@ -9,14 +9,38 @@ pub struct InMemoryWrite {
     pub value: serde_json::Value,
 }
 
-/// A store in memory with the same conditions as the DynamoDB one, for unit tests.
+/// A store in memory with the same conditions as the DynamoDB one, for unit tests. It
+/// also keeps every business write that landed, in order, for tests to inspect.
 #[derive(Debug, Default)]
 pub struct InMemoryStore {
     records: Mutex<HashMap<String, Record>>,
     items: Mutex<HashMap<String, serde_json::Value>>,
+    committed: Mutex<Vec<InMemoryWrite>>,
 }
 
 impl InMemoryStore {
+    /// Every business write that landed, in order.
+    pub fn committed(&self) -> Vec<InMemoryWrite> {
+        self.committed.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The business writes that landed since the last call.
+    pub fn take_committed(&self) -> Vec<InMemoryWrite> {
+        self.committed
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    }
+
+    fn land(&self, items: &mut HashMap<String, serde_json::Value>, writes: Vec<InMemoryWrite>) {
+        if let Ok(mut c) = self.committed.lock() {
+            c.extend(writes.iter().cloned());
+        }
+        for w in writes {
+            items.insert(w.key, w.value);
+        }
+    }
+
     pub fn record(&self, key: &str) -> Option<Record> {
         self.records.lock().ok()?.get(key).cloned()
     }
@@ -70,9 +94,7 @@ impl Store for InMemoryStore {
             .items
             .lock()
             .map_err(|_| StoreError::permanent("poisoned"))?;
-        for w in writes {
-            items.insert(w.key, w.value);
-        }
+        self.land(&mut items, writes);
         Ok(())
     }
 
@@ -89,9 +111,7 @@ impl Store for InMemoryStore {
             .map_err(|_| StoreError::permanent("poisoned"))?;
         let claim = self.write_if_free(record, now)?;
         if claim == Claim::Claimed {
-            for w in writes {
-                items.insert(w.key, w.value);
-            }
+            self.land(&mut items, writes);
         }
         Ok(claim)
     }

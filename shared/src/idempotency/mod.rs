@@ -78,6 +78,44 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 }
 
+/// A shared store is a store: the handler holds one handle, a test or a repository
+/// over the same memory another.
+impl<S: Store> Store for std::sync::Arc<S> {
+    type Write = S::Write;
+
+    fn claim(
+        &self,
+        record: &Record,
+        now: EpochMillis,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
+        (**self).claim(record, now)
+    }
+
+    fn complete(&self, record: &Record) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).complete(record)
+    }
+
+    fn release(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).release(key)
+    }
+
+    fn write(
+        &self,
+        writes: Vec<Self::Write>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).write(writes)
+    }
+
+    fn commit(
+        &self,
+        record: &Record,
+        writes: Vec<Self::Write>,
+        now: EpochMillis,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
+        (**self).commit(record, writes, now)
+    }
+}
+
 /// A store failure. `retryable` says whether trying again can help.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("idempotency store: {message}")]
