@@ -452,8 +452,19 @@ fn rule_json(rule: &super::Rule) -> Value {
     })
 }
 
+/// A list operation's answer: one page of `items` under `key`, and `NextToken` when
+/// more follow.
+pub(super) fn paged(key: &str, items: Vec<Value>, req: &Value) -> Result<Value, ApiError> {
+    let (items, next) = page(items, req)?;
+    let mut out = json!({ key: items });
+    if let Some(n) = next {
+        out["NextToken"] = Value::String(n);
+    }
+    Ok(out)
+}
+
 /// Pagination: `NextToken` is the index of the next item.
-pub(super) fn page<T>(items: Vec<T>, req: &Value) -> Result<(Vec<T>, Option<String>), ApiError> {
+fn page<T>(items: Vec<T>, req: &Value) -> Result<(Vec<T>, Option<String>), ApiError> {
     let start = match opt_str(req, "NextToken")? {
         Some(t) => t
             .parse::<usize>()
@@ -486,12 +497,7 @@ fn list_rules(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
         .filter(|r| r.spec.name.starts_with(prefix))
         .map(|r| rule_json(r))
         .collect();
-    let (rules, next) = page(rules, req)?;
-    let mut out = json!({"Rules": rules});
-    if let Some(n) = next {
-        out["NextToken"] = Value::String(n);
-    }
-    Ok(out)
+    paged("Rules", rules, req)
 }
 
 fn find_rule<'a>(inner: &'a Inner, req: &Value, key: &str) -> Result<&'a super::Rule, ApiError> {
@@ -541,12 +547,7 @@ fn list_event_buses(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
         .filter(|b| b.spec.name.starts_with(prefix))
         .map(|b| json!({"Name": b.spec.name, "Arn": b.arn}))
         .collect();
-    let (buses, next) = page(buses, req)?;
-    let mut out = json!({"EventBuses": buses});
-    if let Some(n) = next {
-        out["NextToken"] = Value::String(n);
-    }
-    Ok(out)
+    paged("EventBuses", buses, req)
 }
 
 fn describe_event_bus(inner: &Inner, req: &Value) -> Result<Value, ApiError> {

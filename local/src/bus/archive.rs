@@ -10,7 +10,7 @@
 //! gone. Locally a replay routes every selected event before StartReplay answers, so it
 //! is `COMPLETED` at once (its deliveries then run as any others).
 
-use super::api::{ApiError, missing, opt_str, page, parse_time, req_str};
+use super::api::{ApiError, missing, opt_str, paged, parse_time, req_str};
 use super::deliver::route_where;
 use super::{BusState, Inner};
 use crate::pattern::Pattern;
@@ -365,12 +365,7 @@ pub(crate) fn list_archives_op(inner: &Inner, req: &Value) -> Result<Value, ApiE
         .filter(|(_, a)| a.name.starts_with(prefix) && state.is_none_or(|s| s == "ENABLED"))
         .map(|(b, a)| archive_json(inner, b, a, false))
         .collect();
-    let (archives, next) = page(archives, req)?;
-    let mut out = json!({"Archives": archives});
-    if let Some(n) = next {
-        out["NextToken"] = Value::String(n);
-    }
-    Ok(out)
+    paged("Archives", archives, req)
 }
 
 pub(crate) fn describe_archive_op(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
@@ -486,12 +481,7 @@ pub(crate) fn list_replays_op(inner: &Inner, req: &Value) -> Result<Value, ApiEr
                 .collect()
         })
         .unwrap_or_default();
-    let (replays, next) = page(replays, req)?;
-    let mut out = json!({"Replays": replays});
-    if let Some(n) = next {
-        out["NextToken"] = Value::String(n);
-    }
-    Ok(out)
+    paged("Replays", replays, req)
 }
 
 /// Local replays complete before StartReplay answers, so there is never one to cancel.
