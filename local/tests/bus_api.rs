@@ -3,7 +3,7 @@
 #[path = "bus_support.rs"]
 mod support;
 
-use eventmart_local::bus::{Bus, BusSpec, RuleSpec, TargetSpec};
+use eventmart_local::bus::{ArchiveSpec, Bus, BusSpec, RuleSpec, TargetSpec};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use support::*;
@@ -41,7 +41,7 @@ fn template_rules() -> Vec<RuleSpec> {
 
 async fn start(invoker: std::sync::Arc<dyn eventmart_local::invoke::Invoker>) -> Bus {
     Bus::start(
-        vec![BusSpec::new("eventmart-dev")],
+        vec![BusSpec::new("eventmart-dev").with_archive(ArchiveSpec::new("eventmart-dev-all"))],
         template_rules(),
         invoker,
         offline_sqs(),
