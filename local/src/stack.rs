@@ -315,7 +315,13 @@ impl LocalStack {
         let routes = model
             .routes
             .iter()
-            .map(|r| RouteSpec::new(&r.method, &r.path, &r.function))
+            .map(|r| {
+                let route = RouteSpec::new(&r.method, &r.path, &r.function);
+                match r.timeout {
+                    Some(t) => route.with_timeout(t),
+                    None => route,
+                }
+            })
             .collect();
         let gateway = Gateway::bind(options.http_addr, routes, invoker)
             .await

@@ -216,3 +216,39 @@ async fn invalid_routes_fail_at_start_and_the_port_is_released_at_shutdown() {
     );
     given.shutdown().await;
 }
+
+/// Answers after `delay`.
+struct Slow(std::time::Duration);
+
+impl Invoker for Slow {
+    fn invoke(&self, _: &str, _: Value) -> BoxFuture<'_, Result<Value, InvokeError>> {
+        let delay = self.0;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            Ok(json!({"statusCode": 200, "body": "late"}))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_route_past_its_timeout_answers_503_as_api_gateway_does() {
+    let ms = std::time::Duration::from_millis;
+    let routes = vec![
+        RouteSpec::new("GET", "/slow", "F").with_timeout(ms(100)),
+        RouteSpec::new("GET", "/patient", "F"),
+    ];
+    let gateway = Gateway::start(routes, Arc::new(Slow(ms(400))))
+        .await
+        .unwrap();
+    let response = http::request(gateway.addr(), "GET", "/slow", &[], b"").await;
+    assert_eq!(response.status, 503);
+    let body: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(body, json!({"message": "Service Unavailable"}));
+    let response = http::request(gateway.addr(), "GET", "/patient", &[], b"").await;
+    assert_eq!(
+        (response.status, response.body.as_slice()),
+        (200, &b"late"[..]),
+        "the default timeout is API Gateway's 30 s"
+    );
+    gateway.shutdown().await;
+}

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -36,7 +37,13 @@ pub struct RouteSpec {
     pub path: String,
     /// The function's logical id.
     pub function: String,
+    /// `TimeoutInMillis`: past it the client gets a 503, as from API Gateway (the
+    /// invocation itself runs on to its own end).
+    pub timeout: Duration,
 }
+
+/// API Gateway's integration timeout when a route sets none.
+pub const DEFAULT_ROUTE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl RouteSpec {
     pub fn new(
@@ -48,7 +55,13 @@ impl RouteSpec {
             method: method.into(),
             path: path.into(),
             function: function.into(),
+            timeout: DEFAULT_ROUTE_TIMEOUT,
         }
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 }
 
@@ -170,6 +183,7 @@ struct Route {
     greedy: Option<String>,
     is_default: bool,
     function: String,
+    timeout: Duration,
 }
 
 /// A matched route and its decoded path parameters.
@@ -178,6 +192,7 @@ pub(super) struct Matched<'a> {
     pub route_key: &'a str,
     pub function: &'a str,
     pub params: Vec<(String, String)>,
+    pub timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -246,6 +261,7 @@ impl RouteTable {
                     Matched {
                         route_key: &route.key,
                         function: &route.function,
+                        timeout: route.timeout,
                         params,
                     },
                 ));
@@ -276,6 +292,7 @@ fn compile(spec: RouteSpec) -> Result<Route, GatewayError> {
             greedy: None,
             is_default: true,
             function: spec.function,
+            timeout: spec.timeout,
         });
     }
     let Some(rest) = spec.path.strip_prefix('/') else {
@@ -322,6 +339,7 @@ fn compile(spec: RouteSpec) -> Result<Route, GatewayError> {
         greedy,
         is_default: false,
         function: spec.function,
+        timeout: spec.timeout,
     })
 }
 
@@ -624,7 +642,13 @@ async fn respond(
         now: chrono::Utc::now(),
     });
     let function = matched.function;
-    match state.invoker.invoke(function, event).await {
+    let Ok(outcome) =
+        tokio::time::timeout(matched.timeout, state.invoker.invoke(function, event)).await
+    else {
+        tracing::warn!(target: "eventmart_local::gateway", %function, timeout = ?matched.timeout, "the integration timed out");
+        return message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    };
+    match outcome {
         Ok(result) => to_http(&result).unwrap_or_else(|reason| {
             tracing::warn!(target: "eventmart_local::gateway", %function, %reason, "malformed Lambda response");
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
