@@ -7,7 +7,7 @@ use crate::ports::{
 use crate::templates::{self, Rendered};
 use eventmart_shared::consumer::{ConsumerError, DeadLetters, consume};
 use eventmart_shared::events::{Email, Event, Metadata, format_time};
-use eventmart_shared::idempotency::{Idempotency, IdempotencyError, Store};
+use eventmart_shared::idempotency::{Idempotency, IdempotencyError, Store, within};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::SystemTime;
@@ -206,8 +206,19 @@ impl<M: Mailer, L: MessageLog, S: Store, D: DeadLetters> Notifier<M, L, S, D> {
         deadline: Option<SystemTime>,
     ) -> Result<(), LogError> {
         let mut pause = std::time::Duration::from_millis(100);
+        // A second is kept for the claim's completion. An attempt still retrying inside
+        // the SDK at the deadline would get the instance killed, and Lambda's retry would
+        // send the email again.
+        let until = deadline.and_then(|d| d.checked_sub(std::time::Duration::from_secs(1)));
         loop {
-            match self.log.record_message(record).await {
+            let attempt = within(until, self.log.record_message(record))
+                .await
+                .unwrap_or_else(|| {
+                    Err(LogError::Unavailable(
+                        "no time left before the invocation's deadline".into(),
+                    ))
+                });
+            match attempt {
                 Err(e) if e.is_retryable() => {
                     let left = deadline
                         .and_then(|d| d.duration_since(SystemTime::now()).ok())
@@ -465,5 +476,27 @@ mod tests {
             .unwrap();
         let rec = n.log.messages.lock().unwrap()[&id].clone();
         assert_eq!(rec.ses_message_id, out["sesMessageId"].as_str().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_record_write_that_never_answers_does_not_outlive_the_invocation() {
+        let n = notifier();
+        n.log
+            .hang_record
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let ev = sample("OrderPlaced");
+        let soon = Some(SystemTime::now() + Duration::from_secs(2));
+        // Answering after the deadline would mean being killed, and Lambda's retry would
+        // send the email again.
+        let out = tokio::time::timeout(Duration::from_secs(10), n.handle(&ev, soon))
+            .await
+            .expect("the handler answered")
+            .unwrap();
+        assert!(
+            SystemTime::now() < soon.unwrap(),
+            "answered before the deadline"
+        );
+        assert_eq!(out["sesMessageId"], "msg-1");
+        assert_eq!(sent(&n).len(), 1);
     }
 }

@@ -51,9 +51,16 @@
 //!   Shortening it further would need SES to de-duplicate by a client token, which
 //!   SendEmail does not offer.
 //! * The process dies after step 4: the retry finds the message record and sends
-//!   nothing. If writing the record fails after the send, the email is not sent again
-//!   either (the claim is completed with the SES message id), and the missing record is
-//!   logged as an error with that id.
+//!   nothing. If writing the record fails after the send (it is retried until a second
+//!   before the deadline), the invocation still succeeds, the claim is completed with the
+//!   SES message id, and the missing record is logged as an error with that id: no
+//!   retry, no second email. Every store call after the send is bounded by the deadline,
+//!   so the instance answers rather than being killed mid-retry (a killed invocation is
+//!   retried by Lambda, which would send again).
+//! * DynamoDB down from the send to the end of the invocation: neither the record nor the
+//!   completion lands. The invocation succeeds (one email), but the claim expires at the
+//!   deadline, so a *later copy* of the event (a duplicate delivery, a replay) finds
+//!   nothing and sends the email again.
 //! * If SES timed out after accepting the message, the handler sees a transient error and
 //!   the retry sends again: the same window, seen from the network.
 

@@ -165,10 +165,16 @@ pub mod memory {
         pub fail_record: Mutex<Option<LogError>>,
         /// ...this many times (0: every time).
         pub fail_record_times: Mutex<usize>,
+        /// When set, recording a message never answers (a table whose client keeps
+        /// retrying).
+        pub hang_record: std::sync::atomic::AtomicBool,
     }
 
     impl MessageLog for MemoryLog {
         async fn record_message(&self, record: &MessageRecord) -> Result<(), LogError> {
+            if self.hang_record.load(std::sync::atomic::Ordering::Relaxed) {
+                std::future::pending::<()>().await;
+            }
             let mut fail = self.fail_record.lock().unwrap();
             if let Some(e) = fail.clone() {
                 let mut times = self.fail_record_times.lock().unwrap();

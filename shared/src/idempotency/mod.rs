@@ -78,6 +78,23 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 }
 
+/// What an invocation keeps for itself past its last store call: answering in time
+/// matters more than any write that would finish later.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
+
+/// Runs `work` unless the invocation's `deadline` (less [`DEADLINE_MARGIN`]) comes
+/// first: `None` when out of time. No deadline, no limit.
+pub async fn within<T>(deadline: Option<SystemTime>, work: impl Future<Output = T>) -> Option<T> {
+    let Some(deadline) = deadline else {
+        return Some(work.await);
+    };
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(DEADLINE_MARGIN);
+    tokio::time::timeout(left, work).await.ok()
+}
+
 /// A shared store is a store: the handler holds one handle, a test or a repository
 /// over the same memory another.
 impl<S: Store> Store for std::sync::Arc<S> {
@@ -339,12 +356,17 @@ impl<S: Store> Idempotency<S> {
                     record.status = Status::Completed;
                     record.in_progress_expiry = None;
                     record.data = Some(to_json(&result));
-                    if let Err(e) = self.store.complete(&record).await {
-                        // The effect has happened. Failing now would make the retry run it
-                        // again once the claim expires; returning the result does not.
-                        tracing::warn!(key = %record.key, error = %e, "could not mark record COMPLETED; it stays INPROGRESS until its deadline");
-                    } else {
-                        self.remember(&record);
+                    // The effect has happened. Failing now, or being killed at the deadline
+                    // while the store's retries go on, would make Lambda run it again once
+                    // the claim expires; returning the result in time does not.
+                    match within(deadline, self.store.complete(&record)).await {
+                        Some(Ok(())) => self.remember(&record),
+                        Some(Err(e)) => {
+                            tracing::warn!(key = %record.key, error = %e, "could not mark record COMPLETED; it stays INPROGRESS until its deadline")
+                        }
+                        None => {
+                            tracing::warn!(key = %record.key, "no time left to mark record COMPLETED; it stays INPROGRESS until its deadline")
+                        }
                     }
                     Ok(result)
                 }

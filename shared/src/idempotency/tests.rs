@@ -303,3 +303,50 @@ async fn a_duplicate_gives_up_on_a_live_claim_before_its_own_deadline() {
         .unwrap_err();
     assert!(matches!(err, IdempotencyError::AlreadyInProgress { .. }));
 }
+
+/// A store whose `complete` never answers (a table whose client keeps retrying).
+struct HangingComplete(InMemoryStore);
+
+impl Store for HangingComplete {
+    type Write = InMemoryWrite;
+    async fn claim(&self, record: &Record, now: EpochMillis) -> Result<Claim, StoreError> {
+        self.0.claim(record, now).await
+    }
+    async fn complete(&self, _record: &Record) -> Result<(), StoreError> {
+        std::future::pending().await
+    }
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        self.0.release(key).await
+    }
+    async fn write(&self, writes: Vec<InMemoryWrite>) -> Result<(), StoreError> {
+        self.0.write(writes).await
+    }
+    async fn commit(
+        &self,
+        record: &Record,
+        writes: Vec<InMemoryWrite>,
+        now: EpochMillis,
+    ) -> Result<Claim, StoreError> {
+        self.0.commit(record, writes, now).await
+    }
+}
+
+#[tokio::test]
+async fn a_completion_that_never_answers_does_not_outlive_the_invocation() {
+    let idem = Idempotency::new(
+        HangingComplete(InMemoryStore::default()),
+        Config::for_eventbridge("fn"),
+    );
+    let deadline = SystemTime::now() + Duration::from_secs(1);
+    // Past its deadline the instance is killed and Lambda runs the effect again.
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        idem.run(&event("e1", "a"), Some(deadline), || async {
+            Ok::<_, String>(7)
+        }),
+    )
+    .await
+    .expect("run answered");
+    assert_eq!(out.unwrap(), 7);
+    assert!(SystemTime::now() < deadline, "answered before the deadline");
+}
