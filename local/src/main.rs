@@ -189,7 +189,10 @@ async fn up(options: StackOptions) -> ExitCode {
 async fn demo(args: Args) -> ExitCode {
     let mut options = args.options;
     if args.no_chaos {
+        // No duplicates nor reordering; kills only if asked for.
+        let kill_fraction = options.chaos.kill_fraction;
         options.chaos = Chaos::off();
+        options.chaos.kill_fraction = kill_fraction;
     } else {
         // Demo's defaults for the chaos flags not given: `--kill 0.1` adds kills to the
         // duplicates and reordering rather than replacing them.

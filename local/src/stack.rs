@@ -193,15 +193,22 @@ impl LocalStack {
                 .and_then(|id| model.queues.iter().find(|q| &q.logical_id == id))
                 .map(|q| q.url.clone())
         };
-        let buses = model
+        // The template's buses, and `default` when an archive is on it (the bus itself
+        // exists in every account and is not in the template).
+        let names = model
             .buses
             .iter()
-            .map(|b| BusSpec {
-                name: b.name.clone(),
+            .map(|b| b.name.as_str())
+            .chain(model.archives.iter().map(|a| a.bus.as_str()))
+            .collect::<std::collections::BTreeSet<_>>();
+        let buses = names
+            .into_iter()
+            .map(|name| BusSpec {
+                name: name.to_owned(),
                 archives: model
                     .archives
                     .iter()
-                    .filter(|a| a.bus == b.name)
+                    .filter(|a| a.bus == name)
                     .map(|a| ArchiveSpec {
                         name: a.name.clone(),
                         description: a.description.clone(),

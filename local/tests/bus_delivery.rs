@@ -5,7 +5,7 @@
 #[path = "bus_support.rs"]
 mod support;
 
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use eventmart_local::bus::{
     ArchiveSpec, AsyncInvoke, Bus, BusOptions, BusSpec, PutEventsEntry, ReplayRequest, RetryPolicy,
     RuleSpec, TargetSpec,
@@ -388,18 +388,19 @@ async fn the_archive_keeps_every_event_and_replays_a_time_range() {
     )
     .await
     .expect("bus starts");
+    // Events carry their time in whole seconds; replays select on it.
+    let at = |secs: i64| Some(Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap());
     let mut foreign = entry("OrderPlaced", 0);
     foreign.source = Some("elsewhere".into());
-    bus.put_events(vec![
-        entry("OrderPlaced", 1),
-        entry("OrderCanceled", 2),
-        foreign,
-    ])
-    .expect("valid");
-    let middle = Utc::now();
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    bus.put_events(vec![entry("OrderPlaced", 3)])
-        .expect("valid");
+    let mut early = vec![entry("OrderPlaced", 1), entry("OrderCanceled", 2), foreign];
+    for e in &mut early {
+        e.time = at(0);
+    }
+    bus.put_events(early).expect("valid");
+    let mut late = entry("OrderPlaced", 3);
+    late.time = at(1);
+    bus.put_events(vec![late]).expect("valid");
+    let middle = at(1).unwrap();
     bus.idle().await;
     assert_eq!(
         bus.archive().len(),

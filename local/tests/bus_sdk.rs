@@ -292,7 +292,8 @@ async fn start_replay_replays_a_time_range_of_the_archive_to_the_chosen_rules() 
     for (name, from, dest, filter, expected) in [
         ("fix-1", 0, bus_arn, None, "ResourceAlreadyExistsException"),
         ("cross", 0, other, None, "ValidationException"),
-        ("backwards", 10, bus_arn, None, "ValidationException"),
+        ("empty", 10, bus_arn, None, "ValidationException"),
+        ("backwards", 20, bus_arn, None, "ValidationException"),
         (
             "no-rule",
             0,

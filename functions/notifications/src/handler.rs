@@ -7,10 +7,15 @@ use crate::ports::{
 use crate::templates::{self, Rendered};
 use eventmart_shared::consumer::{ConsumerError, DeadLetters, consume};
 use eventmart_shared::events::{Email, Event, Metadata, format_time};
-use eventmart_shared::idempotency::{Idempotency, IdempotencyError, Store, within};
+use eventmart_shared::idempotency::{
+    DEADLINE_MARGIN, Idempotency, IdempotencyError, Store, within,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+/// What the message record's write leaves of an invocation for the claim's completion.
+const KEPT_FOR_COMPLETION: Duration = Duration::from_secs(1);
 
 /// The function's name: the idempotency key prefix and the dead-letter `function`.
 pub const FUNCTION: &str = "notifications";
@@ -205,30 +210,35 @@ impl<M: Mailer, L: MessageLog, S: Store, D: DeadLetters> Notifier<M, L, S, D> {
         record: &MessageRecord,
         deadline: Option<SystemTime>,
     ) -> Result<(), LogError> {
-        let mut pause = std::time::Duration::from_millis(100);
-        // A second is kept for the claim's completion. An attempt still retrying inside
-        // the SDK at the deadline would get the instance killed, and Lambda's retry would
-        // send the email again.
-        let until = deadline.and_then(|d| d.checked_sub(std::time::Duration::from_secs(1)));
+        let mut pause = Duration::from_millis(100);
+        // Attempts end a second before the deadline: that second is the claim's
+        // completion's. An attempt still retrying inside the SDK at the deadline would get
+        // the instance killed, and Lambda's retry would send the email again.
+        let end = deadline.and_then(|d| d.checked_sub(KEPT_FOR_COMPLETION));
         loop {
-            let attempt = within(until, self.log.record_message(record))
-                .await
-                .unwrap_or_else(|| {
-                    Err(LogError::Unavailable(
-                        "no time left before the invocation's deadline".into(),
-                    ))
-                });
+            // `within` keeps its own margin before the end it is given.
+            let attempt = within(
+                end.map(|e| e + DEADLINE_MARGIN),
+                self.log.record_message(record),
+            )
+            .await
+            .unwrap_or_else(|| {
+                Err(LogError::Unavailable(
+                    "no time left before the invocation's deadline".into(),
+                ))
+            });
             match attempt {
                 Err(e) if e.is_retryable() => {
-                    let left = deadline
-                        .and_then(|d| d.duration_since(SystemTime::now()).ok())
+                    let left = end
+                        .and_then(|e| e.duration_since(SystemTime::now()).ok())
                         .unwrap_or_default();
-                    if left < pause + std::time::Duration::from_secs(1) {
+                    // The next attempt must get some time after the pause.
+                    if left < pause + DEADLINE_MARGIN {
                         return Err(e);
                     }
                     tracing::warn!(error = %e, "message record not written yet; retrying");
                     tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                    pause = (pause * 2).min(Duration::from_secs(2));
                 }
                 other => return other,
             }
@@ -494,6 +504,23 @@ mod tests {
             .unwrap();
         assert!(SystemTime::now() < soon, "answered before the deadline");
         assert_eq!(out["sesMessageId"], "msg-1");
+        assert_eq!(sent(&n).len(), 1);
+        // ...and the second kept for it let the claim complete: a later copy of the event
+        // is answered from the record instead of sending again.
+        let key = n.idempotency.key_of::<()>(&ev).unwrap();
+        let record = n
+            .idempotency
+            .store()
+            .record(&key)
+            .expect("the claim's record");
+        assert_eq!(
+            record.status,
+            eventmart_shared::idempotency::Status::Completed
+        );
+        n.log
+            .hang_record
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        n.handle(&ev, deadline()).await.unwrap();
         assert_eq!(sent(&n).len(), 1);
     }
 }

@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -384,7 +384,8 @@ fn accept(inner: &Arc<Inner>, e: PutEventsEntry) -> Result<String, EntryError> {
         "detail": detail,
     }));
     AtomicCounters::bump(&inner.counters.events_accepted);
-    archive::record(inner, state, &event, now, time);
+    // Replays select on the event's time as the event carries it: whole seconds.
+    archive::record(inner, state, &event, now, time.trunc_subsecs(0));
     route(inner, &bus, event);
     Ok(id)
 }

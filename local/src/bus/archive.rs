@@ -8,7 +8,8 @@
 //! `id`; they go back to the rules of the archive's own bus (all of them, or those in
 //! `FilterArns`) and are not archived again; events past the archive's retention are
 //! gone. Locally a replay routes every selected event before StartReplay answers, so it
-//! is `COMPLETED` at once (its deliveries then run as any others).
+//! is `COMPLETED` when StartReplay answers (`RUNNING` only while its events are being
+//! routed); its deliveries then run as any others.
 
 use super::api::{ApiError, missing, opt_str, paged, parse_time, req_str};
 use super::deliver::route_where;
@@ -57,8 +58,8 @@ pub struct ArchivedEvent {
     pub bus: String,
     /// When the bus accepted it; retention counts from here.
     pub received: DateTime<Utc>,
-    /// The event's time (its `Time` entry, else `received`), at full precision; replays
-    /// select on it.
+    /// The event's time as its `time` field says (its `Time` entry, else `received`, in
+    /// whole seconds); replays select on it.
     pub time: DateTime<Utc>,
     /// The full EventBridge envelope.
     pub event: Value,
@@ -484,7 +485,8 @@ pub(crate) fn list_replays_op(inner: &Inner, req: &Value) -> Result<Value, ApiEr
     paged("Replays", replays, req)
 }
 
-/// Local replays complete before StartReplay answers, so there is never one to cancel.
+/// Local replays complete before StartReplay answers; one still routing its events is
+/// not cancelled either (it has handed most of them to the rules already).
 pub(crate) fn cancel_replay_op(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
     let replay = find_replay(inner, req_str(req, "ReplayName")?)?;
     Err(ApiError::new(
