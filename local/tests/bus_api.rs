@@ -40,16 +40,12 @@ fn template_rules() -> Vec<RuleSpec> {
 }
 
 async fn start(invoker: std::sync::Arc<dyn eventmart_local::invoke::Invoker>) -> Bus {
-    Bus::start(
+    offline_bus(
         vec![BusSpec::new("eventmart-dev").with_archive(ArchiveSpec::new("eventmart-dev-all"))],
         template_rules(),
         invoker,
-        offline_sqs(),
-        options(),
-        loopback(),
     )
     .await
-    .expect("bus starts")
 }
 
 #[tokio::test]

@@ -30,16 +30,7 @@ async fn the_eventbridge_sdk_works_against_the_bus() {
         TargetSpec::new("FulfillmentFunction"),
     )
     .expect("pattern");
-    let bus = Bus::start(
-        vec![BusSpec::new("eventmart-dev")],
-        vec![rule],
-        invoker,
-        offline_sqs(),
-        options(),
-        loopback(),
-    )
-    .await
-    .expect("bus starts");
+    let bus = offline_bus(vec![BusSpec::new("eventmart-dev")], vec![rule], invoker).await;
     let eb = client(&bus).await;
     let entry = |detail: &str| {
         PutEventsRequestEntry::builder()
@@ -158,7 +149,7 @@ async fn start_replay_replays_a_time_range_of_the_archive_to_the_chosen_rules() 
         eventmart_local::Pattern::parse(archive.pattern_json.as_deref().expect("set"))
             .expect("pattern"),
     );
-    let bus = Bus::start(
+    let bus = offline_bus(
         vec![
             BusSpec::new("eventmart-dev").with_archive(archive),
             BusSpec::new("other"),
@@ -168,12 +159,8 @@ async fn start_replay_replays_a_time_range_of_the_archive_to_the_chosen_rules() 
             rule("ToIngestion", "Ingestion"),
         ],
         invoker,
-        offline_sqs(),
-        options(),
-        loopback(),
     )
-    .await
-    .expect("bus starts");
+    .await;
     let eb = client(&bus).await;
     // Three events at t = 0, 100, 200 s (their Time), and one the archive's pattern leaves out.
     for (n, secs) in [(1, 0), (2, 100), (3, 200)] {

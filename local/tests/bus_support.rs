@@ -2,7 +2,7 @@
 //! fake invoker, a raw HTTP client for the EventBridge JSON API, and moto clients.
 #![allow(dead_code)]
 
-use eventmart_local::bus::{BusOptions, FnInvoker, LogMode, Timing};
+use eventmart_local::bus::{Bus, BusOptions, BusSpec, FnInvoker, LogMode, RuleSpec, Timing};
 use eventmart_local::invoke::{InvokeError, Invoker};
 use serde_json::Value;
 use std::future::Future;
@@ -46,6 +46,17 @@ pub fn options() -> BusOptions {
 
 pub fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().expect("loopback address")
+}
+
+/// A bus on a free loopback port with the tests' options and no reachable SQS.
+pub async fn offline_bus(
+    buses: Vec<BusSpec>,
+    rules: Vec<RuleSpec>,
+    invoker: Arc<dyn Invoker>,
+) -> Bus {
+    Bus::start(buses, rules, invoker, offline_sqs(), options(), loopback())
+        .await
+        .expect("bus starts")
 }
 
 /// One EventBridge JSON 1.1 request over a plain TCP connection: (status, body).
