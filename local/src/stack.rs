@@ -116,7 +116,8 @@ impl LocalStack {
         provision(&sdk, &model).await?;
 
         // The bus's address must be known before the functions start: outbox-relay reads it
-        // from its environment.
+        // from its environment. The listener stays bound until the bus takes it, so that
+        // nothing else (a parallel test's stack) can take the port in between.
         let bus_listener =
             std::net::TcpListener::bind(options.bus_addr).map_err(|e| StackError::Start {
                 part: "bus",
@@ -126,7 +127,6 @@ impl LocalStack {
             part: "bus",
             message: e.to_string(),
         })?;
-        drop(bus_listener);
         let bus_url = format!("http://{bus_addr}");
         let callers: Vec<String> = model
             .functions
@@ -262,7 +262,7 @@ impl LocalStack {
                 log: options.log,
                 ..BusOptions::default()
             },
-            bus_addr,
+            bus_listener,
         )
         .await
         .map_err(|e| StackError::Start {

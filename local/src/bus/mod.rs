@@ -23,7 +23,7 @@
 //! let rule = RuleSpec::parse("Orders", "eventmart-dev", r#"{"source":["eventmart.orders"]}"#,
 //!     TargetSpec::new("FulfillmentFunction"))?;
 //! let bus = Bus::start(vec![BusSpec::new("eventmart-dev")], vec![rule], invoker, sqs,
-//!     BusOptions::default(), "127.0.0.1:0".parse().unwrap()).await?;
+//!     BusOptions::default(), "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap()).await?;
 //! println!("AWS_ENDPOINT_URL_EVENTBRIDGE={}", bus.endpoint_url());
 //! bus.idle().await;
 //! bus.stop().await;
@@ -380,6 +380,24 @@ impl Inner {
     }
 }
 
+/// Where the bus listens: an address to bind, or a listener bound already.
+pub enum Listen {
+    Addr(SocketAddr),
+    Bound(std::net::TcpListener),
+}
+
+impl From<SocketAddr> for Listen {
+    fn from(addr: SocketAddr) -> Self {
+        Listen::Addr(addr)
+    }
+}
+
+impl From<std::net::TcpListener> for Listen {
+    fn from(listener: std::net::TcpListener) -> Self {
+        Listen::Bound(listener)
+    }
+}
+
 /// The running bus. Dropping it stops the server and pending deliveries.
 pub struct Bus {
     inner: Arc<Inner>,
@@ -390,14 +408,15 @@ pub struct Bus {
 
 impl Bus {
     /// Builds the routing table and serves the EventBridge JSON 1.1 API on `addr`
-    /// (use `127.0.0.1:0` for a free port, then [`Bus::local_addr`]).
+    /// (use `127.0.0.1:0` for a free port, then [`Bus::local_addr`]), or on a listener
+    /// already bound (whose address others needed before the bus started).
     pub async fn start(
         buses: Vec<BusSpec>,
         rules: Vec<RuleSpec>,
         invoker: Arc<dyn Invoker>,
         sqs: aws_sdk_sqs::Client,
         options: BusOptions,
-        addr: SocketAddr,
+        addr: impl Into<Listen>,
     ) -> Result<Bus, BusError> {
         let mut specs = buses;
         if !specs.iter().any(|b| b.name == "default") {
@@ -452,9 +471,24 @@ impl Bus {
         for state in &mut states {
             state.matcher = RuleSet::new(state.rules.iter().map(|r| r.spec.pattern.clone()));
         }
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| BusError::Bind { addr, source })?;
+        let (listener, addr) = match addr.into() {
+            Listen::Addr(addr) => (
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| BusError::Bind { addr, source })?,
+                addr,
+            ),
+            Listen::Bound(std) => {
+                let addr = std
+                    .local_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+                let listener = std
+                    .set_nonblocking(true)
+                    .and_then(|()| tokio::net::TcpListener::from_std(std))
+                    .map_err(|source| BusError::Bind { addr, source })?;
+                (listener, addr)
+            }
+        };
         let local = listener
             .local_addr()
             .map_err(|source| BusError::Bind { addr, source })?;

@@ -59,7 +59,7 @@ async fn bus(rules: Vec<RuleSpec>, recorder: Arc<Recorder>) -> Bus {
         recorder,
         offline_sqs(),
         quiet(),
-        "127.0.0.1:0".parse().expect("addr"),
+        "127.0.0.1:0".parse::<SocketAddr>().expect("addr"),
     )
     .await
     .expect("bus starts")
@@ -105,7 +105,7 @@ async fn start_rejects_a_rule_on_an_unknown_bus_and_duplicate_rules() {
         r.clone(),
         offline_sqs(),
         quiet(),
-        "127.0.0.1:0".parse().expect("addr"),
+        "127.0.0.1:0".parse::<SocketAddr>().expect("addr"),
     )
     .await
     .err();
@@ -116,7 +116,7 @@ async fn start_rejects_a_rule_on_an_unknown_bus_and_duplicate_rules() {
         r,
         offline_sqs(),
         quiet(),
-        "127.0.0.1:0".parse().expect("addr"),
+        "127.0.0.1:0".parse::<SocketAddr>().expect("addr"),
     )
     .await
     .err();
@@ -133,7 +133,7 @@ async fn start_rejects_a_rule_on_an_unknown_bus_and_duplicate_rules() {
         Arc::new(Recorder::default()),
         offline_sqs(),
         quiet(),
-        "127.0.0.1:0".parse().expect("addr"),
+        "127.0.0.1:0".parse::<SocketAddr>().expect("addr"),
     )
     .await
     .err();
@@ -274,7 +274,7 @@ async fn events_past_their_archives_retention_are_dropped() {
         r,
         offline_sqs(),
         quiet(),
-        "127.0.0.1:0".parse().expect("addr"),
+        "127.0.0.1:0".parse::<SocketAddr>().expect("addr"),
     )
     .await
     .expect("bus starts");
