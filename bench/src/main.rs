@@ -18,7 +18,7 @@
 mod machine;
 use machine::machine;
 
-use eventmart_local::runtime::{FunctionSpec, InvocationReport, Outcome, Runtime, RuntimeOptions};
+use eventmart_local::lambda::{FunctionSpec, InvocationReport, Outcome, Runtime, RuntimeOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -15,9 +15,9 @@
 //!
 //! `scripts/fuzz.sh` writes seeds in this form from the request bodies in `events/`.
 
+use dynamodb_idempotency::InMemoryWrite;
 use eventmart_shared::events::{Event, EventType};
 use eventmart_shared::http::{MAX_BODY_BYTES, Problem};
-use eventmart_shared::idempotency::InMemoryWrite;
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
@@ -247,7 +247,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 pub fn drive<F, Fut>(
     collection: &str,
     data: &[u8],
-    store: &eventmart_shared::idempotency::InMemoryStore,
+    store: &dynamodb_idempotency::InMemoryStore,
     events: impl Fn(Route) -> &'static [EventType],
     resource: impl Fn(Route, &Value) -> String,
     handle: F,

@@ -1,8 +1,9 @@
 //! `eventmart-local up` runs the whole system; `eventmart-local demo` tells its story
 //! and checks it. See `eventmart-local help`.
 
-use eventmart_local::bus::{LogMode, Timing};
 use eventmart_local::chaos::Chaos;
+use eventmart_local::eventbridge::Timing;
+use eventmart_local::log::LogMode;
 use eventmart_local::stack::{LocalStack, StackOptions};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -221,7 +222,7 @@ async fn demo(args: Args) -> ExitCode {
         chaos.reorder_window,
         chaos.kill_fraction * 100.0
     );
-    let result = eventmart_local::demo::run(&stack).await;
+    let result = eventmart_local::eventmart::demo::run(&stack).await;
     let bus = stack.bus.counters();
     stack.shutdown().await;
     let report = match result {

@@ -3,7 +3,7 @@
 #[path = "bus_support.rs"]
 mod support;
 
-use eventmart_local::bus::{ArchiveSpec, Bus, BusSpec, RuleSpec, TargetSpec};
+use eventmart_local::eventbridge::{ArchiveSpec, Bus, BusSpec, RuleSpec, TargetSpec};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use support::*;
@@ -11,7 +11,7 @@ use support::*;
 fn ok(
     _: String,
     _: Value,
-) -> std::future::Ready<Result<Value, eventmart_local::invoke::InvokeError>> {
+) -> std::future::Ready<Result<Value, eventmart_local::lambda::InvokeError>> {
     std::future::ready(Ok(Value::Null))
 }
 
@@ -39,7 +39,7 @@ fn template_rules() -> Vec<RuleSpec> {
     ]
 }
 
-async fn start(invoker: std::sync::Arc<dyn eventmart_local::invoke::Invoker>) -> Bus {
+async fn start(invoker: std::sync::Arc<dyn eventmart_local::lambda::Invoker>) -> Bus {
     offline_bus(
         vec![BusSpec::new("eventmart-dev").with_archive(ArchiveSpec::new("eventmart-dev-all"))],
         template_rules(),
@@ -85,7 +85,7 @@ async fn put_events_validates_entries_and_returns_per_entry_results() {
         "{body}"
     );
     // Past what the bus reads at all: 413, as JSON.
-    let huge = vec![b' '; eventmart_local::bus::MAX_BODY_BYTES + 1];
+    let huge = vec![b' '; eventmart_local::eventbridge::MAX_BODY_BYTES + 1];
     let (status, body) = request(
         addr,
         "POST",

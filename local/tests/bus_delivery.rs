@@ -6,12 +6,12 @@
 mod support;
 
 use chrono::{TimeZone, Utc};
-use eventmart_local::bus::{
+use eventmart_local::chaos::Chaos;
+use eventmart_local::eventbridge::{
     ArchiveSpec, AsyncInvoke, Bus, BusOptions, BusSpec, PutEventsEntry, ReplayRequest, RetryPolicy,
     RuleSpec, TargetSpec,
 };
-use eventmart_local::chaos::Chaos;
-use eventmart_local::invoke::{InvokeError, Invoker};
+use eventmart_local::lambda::{InvokeError, Invoker};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -6,7 +6,7 @@ mod support;
 use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::types::{ReplayDestination, ReplayState};
-use eventmart_local::bus::{ArchiveSpec, Bus, BusSpec, RuleSpec, TargetSpec};
+use eventmart_local::eventbridge::{ArchiveSpec, Bus, BusSpec, RuleSpec, TargetSpec};
 use serde_json::Value;
 use support::*;
 

@@ -9,8 +9,9 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
 };
 use eventmart_local::Pattern;
-use eventmart_local::bus::{LogMode, StreamOptions, StreamPoller, StreamSpec};
-use eventmart_local::invoke::{InvokeError, Invoker};
+use eventmart_local::event_source_mapping::{StreamOptions, StreamPoller, StreamSpec};
+use eventmart_local::lambda::{InvokeError, Invoker};
+use eventmart_local::log::LogMode;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,8 +2,9 @@
 //! fake invoker, a raw HTTP client for the EventBridge JSON API, and moto clients.
 #![allow(dead_code)]
 
-use eventmart_local::bus::{Bus, BusOptions, BusSpec, FnInvoker, LogMode, RuleSpec, Timing};
-use eventmart_local::invoke::{InvokeError, Invoker};
+use eventmart_local::eventbridge::{Bus, BusOptions, BusSpec, FnInvoker, RuleSpec, Timing};
+use eventmart_local::lambda::{InvokeError, Invoker};
+use eventmart_local::log::LogMode;
 use serde_json::Value;
 use std::future::Future;
 use std::net::SocketAddr;

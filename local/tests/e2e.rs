@@ -1,8 +1,8 @@
 //! End to end through the local stack: the real function binaries behind the Runtime
 //! API, moto for DynamoDB, Streams, SQS and SES, the bus routing by template.yaml.
 
-use eventmart_local::bus::LogMode;
 use eventmart_local::chaos::Chaos;
+use eventmart_local::log::LogMode;
 use eventmart_local::stack::{LocalStack, StackError, StackOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ async fn start(o: StackOptions) -> LocalStack {
         .unwrap_or_else(|e| panic!("stack did not start: {e}"))
 }
 
-fn assert_passed(report: &eventmart_local::demo::Report) {
+fn assert_passed(report: &eventmart_local::eventmart::demo::Report) {
     let failed: Vec<String> = report
         .checks
         .iter()
@@ -52,7 +52,9 @@ fn assert_passed(report: &eventmart_local::demo::Report) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_demo_story_happens_exactly_once_under_duplicates_and_reordering() {
     let stack = start(options(storm())).await;
-    let report = eventmart_local::demo::run(&stack).await.expect("demo ran");
+    let report = eventmart_local::eventmart::demo::run(&stack)
+        .await
+        .expect("demo ran");
     let duplicated = stack.bus.counters().deliveries
         > stack
             .bus
@@ -71,7 +73,9 @@ async fn killed_invocations_are_retried_and_nothing_is_lost_or_doubled() {
     let mut chaos = storm();
     chaos.kill_fraction = 0.1;
     let stack = start(options(chaos)).await;
-    let report = eventmart_local::demo::run(&stack).await.expect("demo ran");
+    let report = eventmart_local::eventmart::demo::run(&stack)
+        .await
+        .expect("demo ran");
     stack.shutdown().await;
     assert_passed(&report);
 }
@@ -216,7 +220,7 @@ async fn the_aws_cli_puts_events_that_reach_the_right_consumers_and_bad_ones_rea
 
     // Replaying the archive with the AWS CLI reaches the consumers again, and their
     // idempotency keeps every effect single: still one email.
-    let emails = eventmart_local::demo::ses_sent(&stack.endpoints().moto)
+    let emails = eventmart_local::eventmart::demo::ses_sent(&stack.endpoints().moto)
         .await
         .unwrap();
     assert_eq!(emails, 1, "the welcome email; the bad order sends none");
@@ -266,7 +270,7 @@ async fn the_aws_cli_puts_events_that_reach_the_right_consumers_and_bad_ones_rea
     let replay = aws_events(&bus, &["describe-replay", "--replay-name", "e2e-replay"]);
     assert_eq!(replay["State"], "COMPLETED");
     assert_eq!(
-        eventmart_local::demo::ses_sent(&stack.endpoints().moto)
+        eventmart_local::eventmart::demo::ses_sent(&stack.endpoints().moto)
             .await
             .unwrap(),
         1,
@@ -307,7 +311,9 @@ async fn a_consumer_that_keeps_failing_ends_in_its_on_failure_queue_and_nothing_
 
     // SES is back; the operator takes the on-failure queue's message and redrives it.
     stack.aws.switch().set_down("ses", false);
-    let (redriven, failed) = eventmart_local::load::redrive(&stack).await.unwrap();
+    let (redriven, failed) = eventmart_local::eventmart::load::redrive(&stack)
+        .await
+        .unwrap();
     assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(redriven.len(), 1, "only notifications' event: {redriven:?}");
     let dead = &redriven[0];
@@ -326,7 +332,7 @@ async fn a_consumer_that_keeps_failing_ends_in_its_on_failure_queue_and_nothing_
         "the redriven event sent its email"
     );
     assert_eq!(
-        eventmart_local::demo::ses_sent(&stack.endpoints().moto)
+        eventmart_local::eventmart::demo::ses_sent(&stack.endpoints().moto)
             .await
             .unwrap(),
         1
@@ -385,7 +391,9 @@ async fn a_template_with_an_invalid_pattern_or_an_unsupported_property_fails_at_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_dashboard_shows_the_days_numbers_in_headless_chromium() {
     let stack = start(options(Chaos::off())).await;
-    let report = eventmart_local::demo::run(&stack).await.expect("demo ran");
+    let report = eventmart_local::eventmart::demo::run(&stack)
+        .await
+        .expect("demo ran");
     assert_passed(&report);
     let today = chrono::Utc::now().date_naive();
     let url = format!("{}?from={today}&to={today}", stack.endpoints().dashboard);

@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use eventmart_local::runtime::{FunctionSpec, Gateway, RouteSpec, Runtime, RuntimeOptions};
+use eventmart_local::apigateway::{Gateway, RouteSpec};
+use eventmart_local::lambda::{FunctionSpec, Runtime, RuntimeOptions};
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;

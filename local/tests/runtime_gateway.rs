@@ -1,8 +1,8 @@
 //! The HTTP API over real HTTP, in front of an in-process invoker that records the
 //! events it gets and answers what the test says.
 
-use eventmart_local::invoke::{BoxFuture, InvokeError, Invoker};
-use eventmart_local::runtime::{Gateway, GatewayError, RouteSpec};
+use eventmart_local::apigateway::{Gateway, GatewayError, RouteSpec};
+use eventmart_local::lambda::{BoxFuture, InvokeError, Invoker};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

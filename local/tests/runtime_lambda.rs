@@ -1,10 +1,10 @@
 //! The Lambda runtime with a fake function (tests/fixtures/runtime_fake_function.py)
 //! that does what each event asks: answer, sleep, crash, fail, allocate.
 
-use eventmart_local::invoke::{InvokeError, Invoker};
-use eventmart_local::runtime::{
+use eventmart_local::lambda::{
     FunctionSpec, InvocationReport, Outcome, Runtime, RuntimeError, RuntimeOptions,
 };
+use eventmart_local::lambda::{InvokeError, Invoker};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

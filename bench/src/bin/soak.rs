@@ -3,16 +3,17 @@
 //!
 //! `soak [--orders N] [--release] [--out PATH] [--only SCENARIO]...`: one fresh stack per
 //! scenario — duplicate storm, reordering, crashes, DynamoDB outage — each running the
-//! same workload (`eventmart_local::load`) and checking that every effect happened
+//! same workload (`eventmart_local::eventmart::load`) and checking that every effect happened
 //! exactly once; exit 1 if any check fails.
 //!
 //! `scale [--orders N,N,...] [--release] [--out PATH]`: the workload without chaos at
 //! each size: orders per second, memory, and the AWS requests each function made per
 //! event it handled (counted by the stack's proxy in front of moto).
 
-use eventmart_local::bus::{LogMode, Timing};
 use eventmart_local::chaos::Chaos;
-use eventmart_local::load::{self, Outage, Workload};
+use eventmart_local::eventbridge::Timing;
+use eventmart_local::eventmart::load::{self, Outage, Workload};
+use eventmart_local::log::LogMode;
 use eventmart_local::stack::{LocalStack, StackOptions};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -535,7 +535,8 @@ fn list_targets_by_rule(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
         },
     });
     if let Some(q) = &t.dead_letter_queue_url {
-        target["DeadLetterConfig"] = json!({"Arn": super::queue_arn(&inner.options.region, q)});
+        target["DeadLetterConfig"] =
+            json!({"Arn": crate::aws::queue_arn(&inner.options.region, q)});
     }
     Ok(json!({"Targets": [target]}))
 }

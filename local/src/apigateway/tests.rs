@@ -1,45 +1,6 @@
-use super::encoding::{base64_decode, base64_encode, percent_decode};
-use super::gateway::{EventInput, RouteTable, build_event, to_http};
 use super::*;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Version};
 use serde_json::json;
-
-#[test]
-fn base64_round_trips_and_matches_the_standard_vectors() {
-    for (plain, encoded) in [
-        ("", ""),
-        ("f", "Zg=="),
-        ("fo", "Zm8="),
-        ("foo", "Zm9v"),
-        ("foob", "Zm9vYg=="),
-        ("fooba", "Zm9vYmE="),
-        ("foobar", "Zm9vYmFy"),
-    ] {
-        assert_eq!(base64_encode(plain.as_bytes()), encoded);
-        assert_eq!(base64_decode(encoded).unwrap(), plain.as_bytes());
-    }
-    let bytes: Vec<u8> = (0..=255).collect();
-    assert_eq!(base64_decode(&base64_encode(&bytes)).unwrap(), bytes);
-    assert_eq!(
-        base64_decode("Zm9vYg").unwrap(),
-        b"foob",
-        "padding is optional"
-    );
-    assert_eq!(base64_decode("Zm9v\nYmFy").unwrap(), b"foobar");
-    assert_eq!(base64_decode("Zm9v!"), None);
-    assert_eq!(base64_decode("Z"), None, "a lone character is not a byte");
-    assert_eq!(base64_decode("Zg==Zg"), None, "nothing after padding");
-}
-
-#[test]
-fn percent_decoding_keeps_what_is_not_an_escape() {
-    assert_eq!(percent_decode("a%20b+c", false), "a b+c");
-    assert_eq!(percent_decode("a%20b+c", true), "a b c");
-    assert_eq!(percent_decode("100%", true), "100%");
-    assert_eq!(percent_decode("%zz%4", true), "%zz%4");
-    assert_eq!(percent_decode("caf%C3%A9", false), "café");
-    assert_eq!(percent_decode("%FF", false), "\u{FFFD}");
-}
 
 fn table(routes: &[(&str, &str, &str)]) -> RouteTable {
     RouteTable::new(
@@ -165,7 +126,7 @@ fn the_event_is_api_gateway_payload_2_0() {
     assert_eq!(e["body"], r#"{"reason":"late"}"#);
     assert_eq!(e["isBase64Encoded"], false);
     let rc = &e["requestContext"];
-    assert_eq!(rc["accountId"], ACCOUNT_ID);
+    assert_eq!(rc["accountId"], crate::aws::ACCOUNT_ID);
     assert_eq!(rc["domainName"], "shop.example.com:8080");
     assert_eq!(rc["domainPrefix"], "shop");
     assert_eq!(
@@ -266,24 +227,4 @@ fn malformed_responses_are_rejected() {
     ] {
         assert!(to_http(&bad).is_err(), "{bad}");
     }
-}
-
-#[test]
-fn a_report_reads_like_lambdas() {
-    let report = InvocationReport {
-        function: "F".into(),
-        request_id: "r-1".into(),
-        instance: 1,
-        cold: true,
-        init_duration: Some(Duration::from_micros(12_340)),
-        duration: Duration::from_micros(1_500),
-        max_rss_kb: Some(20_000),
-        memory_mb: 128,
-        outcome: Outcome::Failed(InvokeError::Timeout(Duration::from_secs(3))),
-    };
-    assert_eq!(
-        report.to_string(),
-        "REPORT F RequestId: r-1 Duration: 1.50 ms Memory Size: 128 MB Max Memory Used: 20 MB \
-         Init Duration: 12.34 ms Outcome: Sandbox.Timedout: Task timed out after 3s"
-    );
 }

@@ -8,10 +8,9 @@
 //! processed, as in Lambda), and invokes batches one at a time per shard, so records of a
 //! shard reach the function in sequence order. Logs: one line per invocation to stderr.
 
-use super::deliver::send_with;
-use super::log::{LogMode, write_line};
-use super::{DEFAULT_ACCOUNT_ID, DEFAULT_REGION, function_arn};
-use crate::invoke::{InvokeError, Invoker};
+use crate::aws::{ACCOUNT_ID, REGION, function_arn};
+use crate::lambda::{InvokeError, Invoker};
+use crate::log::{LogMode, write_line};
 use crate::pattern::Pattern;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use chrono::{SecondsFormat, Utc};
@@ -93,8 +92,8 @@ impl Default for StreamOptions {
             log: LogMode::Human,
             poll_interval: Duration::from_millis(200),
             retry_delay: Duration::from_millis(100),
-            account_id: DEFAULT_ACCOUNT_ID.to_owned(),
-            region: DEFAULT_REGION.to_owned(),
+            account_id: ACCOUNT_ID.to_owned(),
+            region: REGION.to_owned(),
         }
     }
 }
@@ -642,7 +641,7 @@ impl Mapping {
             invokes,
             condition,
         );
-        match send_with(&self.shared.sqs, queue, body.to_string(), &[]).await {
+        match crate::sqs::send(&self.shared.sqs, queue, body.to_string(), &[]).await {
             Ok(()) => format!("sent to {queue}"),
             Err(e) => format!("on-failure send failed: {e}"),
         }

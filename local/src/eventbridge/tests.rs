@@ -1,5 +1,6 @@
 use super::*;
-use crate::invoke::{BoxFuture, InvokeError};
+use crate::aws::queue_arn;
+use crate::lambda::{BoxFuture, InvokeError};
 use serde_json::json;
 
 /// Records every invocation; fails the functions named in `failing`.
@@ -204,8 +205,8 @@ async fn put_events_validates_entries_and_routes_accepted_ones() {
     assert_eq!(event["id"], json!(results[0].as_ref().expect("id")));
     assert_eq!(event["version"], "0");
     assert_eq!(event["detail-type"], "OrderPlaced");
-    assert_eq!(event["account"], DEFAULT_ACCOUNT_ID);
-    assert_eq!(event["region"], DEFAULT_REGION);
+    assert_eq!(event["account"], crate::aws::ACCOUNT_ID);
+    assert_eq!(event["region"], crate::aws::REGION);
     assert_eq!(event["resources"], json!([]));
     assert_eq!(event["detail"], json!({"n": 2}));
     assert!(event["time"].as_str().is_some_and(|t| t.ends_with('Z')));

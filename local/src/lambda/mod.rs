@@ -1,6 +1,6 @@
 //! The local Lambda service: the real function binaries, unchanged, behind our own
-//! implementation of the Lambda Runtime API, and the HTTP API in front of them
-//! ([`gateway`]).
+//! implementation of the Lambda Runtime API. The stack's other parts (the HTTP API, the
+//! bus, the stream pollers) call functions through an [`Invoker`] ([`invoke`]).
 //!
 //! Each instance of a function is one process with its own Runtime API listener on a
 //! loopback port (`AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT`), so requests of different
@@ -21,8 +21,8 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use eventmart_local::invoke::Invoker;
-//! use eventmart_local::runtime::*;
+//! use eventmart_local::apigateway::{Gateway, RouteSpec};
+//! use eventmart_local::lambda::*;
 //! use std::sync::Arc;
 //! let spec = FunctionSpec::new("AnalyticsFunction", "target/debug/analytics");
 //! let runtime = Runtime::start(vec![spec], RuntimeOptions::default()).await?;
@@ -37,15 +37,13 @@
 //! # Ok(()) }
 //! ```
 
-mod encoding;
-pub mod gateway;
 mod instance;
+pub mod invoke;
 #[cfg(test)]
 mod tests;
 
-pub use gateway::{Gateway, GatewayError, RouteSpec};
+pub use invoke::{BoxFuture, InvokeError, Invoker};
 
-use crate::invoke::{BoxFuture, InvokeError, Invoker};
 use instance::{Instance, Job};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -56,8 +54,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, broadcast, oneshot};
 
-/// The account id in ARNs (moto's default account).
-pub const ACCOUNT_ID: &str = "123456789012";
 /// Longest init phase (spawn until the first `next` poll), Lambda's limit.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest synchronous response payload Lambda accepts.

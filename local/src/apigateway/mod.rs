@@ -5,8 +5,11 @@
 //! over `$default`); no route is `404 {"message":"Not Found"}`. A function error, or a
 //! response API Gateway could not map, is `500 {"message":"Internal Server Error"}`.
 
-use super::encoding::{base64_decode, base64_encode, percent_decode};
-use crate::invoke::Invoker;
+#[cfg(test)]
+mod tests;
+
+use crate::encoding::{base64_decode, base64_encode, percent_decode};
+use crate::lambda::Invoker;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -188,7 +191,7 @@ struct Route {
 
 /// A matched route and its decoded path parameters.
 #[derive(Debug, PartialEq)]
-pub(super) struct Matched<'a> {
+struct Matched<'a> {
     pub route_key: &'a str,
     pub function: &'a str,
     pub params: Vec<(String, String)>,
@@ -196,12 +199,12 @@ pub(super) struct Matched<'a> {
 }
 
 #[derive(Debug)]
-pub(super) struct RouteTable {
+struct RouteTable {
     routes: Vec<Route>,
 }
 
 impl RouteTable {
-    pub(super) fn new(specs: Vec<RouteSpec>) -> Result<Self, GatewayError> {
+    fn new(specs: Vec<RouteSpec>) -> Result<Self, GatewayError> {
         let mut routes: Vec<Route> = vec![];
         for spec in specs {
             let route = compile(spec)?;
@@ -226,7 +229,7 @@ impl RouteTable {
     }
 
     /// The most specific route for `method` and the raw (still encoded) `path`.
-    pub(super) fn find(&self, method: &str, path: &str) -> Option<Matched<'_>> {
+    fn find(&self, method: &str, path: &str) -> Option<Matched<'_>> {
         let segments: Vec<&str> = match path.strip_prefix('/') {
             Some("") => vec![],
             Some(rest) => rest.split('/').collect(),
@@ -371,7 +374,7 @@ fn match_segments(route: &Route, path: &[&str]) -> Option<Vec<(String, String)>>
 }
 
 /// What an HTTP request contributes to the event.
-pub(super) struct EventInput<'a> {
+struct EventInput<'a> {
     pub method: &'a str,
     pub raw_path: &'a str,
     pub raw_query: &'a str,
@@ -386,7 +389,7 @@ pub(super) struct EventInput<'a> {
 }
 
 /// The API Gateway HTTP API payload 2.0 event.
-pub(super) fn build_event(input: &EventInput<'_>) -> Value {
+fn build_event(input: &EventInput<'_>) -> Value {
     let mut headers = Map::new();
     let mut cookies: Vec<Value> = vec![];
     for name in input.headers.keys() {
@@ -450,7 +453,7 @@ pub(super) fn build_event(input: &EventInput<'_>) -> Value {
         "rawQueryString": input.raw_query,
         "headers": headers,
         "requestContext": {
-            "accountId": super::ACCOUNT_ID,
+            "accountId": crate::aws::ACCOUNT_ID,
             "apiId": API_ID,
             "domainName": domain,
             "domainPrefix": domain_prefix,
@@ -524,7 +527,7 @@ fn is_text(content_type: Option<&HeaderValue>) -> bool {
 }
 
 /// The HTTP response for a function's result, or why API Gateway would reject it.
-pub(super) fn to_http(result: &Value) -> Result<Response, String> {
+fn to_http(result: &Value) -> Result<Response, String> {
     let Some(obj) = result.as_object().filter(|o| o.contains_key("statusCode")) else {
         // The shorthand: any other JSON value is a 200 with the value as its body.
         let body = serde_json::to_string(result).map_err(|e| e.to_string())?;

@@ -2,15 +2,17 @@
 //! and SES identities; the functions behind the Runtime API; the HTTP API; the bus with
 //! its rules; the stream pollers.
 
-use crate::bus::{
-    ArchiveSpec, AsyncInvoke, Bus, BusOptions, BusSpec, LogMode, RetryPolicy, RuleSpec,
-    StreamOptions, StreamPoller, StreamSpec, TargetSpec, Timing,
-};
+use crate::apigateway::{Gateway, RouteSpec};
+use crate::aws::REGION;
 use crate::chaos::Chaos;
-use crate::invoke::Invoker;
-use crate::moto::{Moto, MotoError};
-use crate::proxy::AwsProxy;
-use crate::runtime::{FunctionSpec, Gateway, RouteSpec, Runtime, RuntimeOptions};
+use crate::event_source_mapping::{StreamOptions, StreamPoller, StreamSpec};
+use crate::eventbridge::{
+    ArchiveSpec, AsyncInvoke, Bus, BusOptions, BusSpec, RetryPolicy, RuleSpec, TargetSpec, Timing,
+};
+use crate::lambda::{FunctionSpec, Invoker, Runtime, RuntimeOptions};
+use crate::log::LogMode;
+use crate::servers::moto::{Moto, MotoError};
+use crate::servers::proxy::AwsProxy;
 use crate::template::{LocalNaming, Stack, TemplateError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
@@ -102,8 +104,6 @@ pub struct LocalStack {
 
 /// The stream pollers' name in [`LocalStack::aws`]'s counts.
 pub const STREAM_POLLERS: &str = "stream-pollers";
-
-const REGION: &str = "us-east-1";
 
 impl LocalStack {
     pub async fn start(options: StackOptions) -> Result<LocalStack, StackError> {
@@ -286,10 +286,10 @@ impl LocalStack {
                 batching_window: m.maximum_batching_window,
                 starting_position: match m.starting_position {
                     crate::template::StartingPosition::TrimHorizon => {
-                        crate::bus::StartingPosition::TrimHorizon
+                        crate::event_source_mapping::StartingPosition::TrimHorizon
                     }
                     crate::template::StartingPosition::Latest => {
-                        crate::bus::StartingPosition::Latest
+                        crate::event_source_mapping::StartingPosition::Latest
                     }
                 },
                 filters: m.filters.iter().map(|f| f.compiled.clone()).collect(),
@@ -409,7 +409,7 @@ impl LocalStack {
 
 /// Each invocation's REPORT line (init duration on cold starts, duration, max RSS), beside
 /// the bus's delivery lines.
-fn report_sink(mode: LogMode) -> Option<crate::runtime::ReportSink> {
+fn report_sink(mode: LogMode) -> Option<crate::lambda::ReportSink> {
     match mode {
         LogMode::Quiet => None,
         LogMode::Human => Some(Arc::new(|r| eprintln!("{r}"))),
@@ -423,7 +423,7 @@ fn report_sink(mode: LogMode) -> Option<crate::runtime::ReportSink> {
 }
 
 /// The functions' own log lines (their JSON logs), tagged with the function.
-fn function_log_sink(mode: LogMode) -> Option<crate::runtime::LogSink> {
+fn function_log_sink(mode: LogMode) -> Option<crate::lambda::LogSink> {
     match mode {
         LogMode::Quiet => None,
         LogMode::Human => Some(Arc::new(|function, line| eprintln!("{function} | {line}"))),

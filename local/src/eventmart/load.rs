@@ -9,8 +9,8 @@
 //! states through the API, emails in the notifications table and in SES, events in
 //! ingestion's table, the analytics summary, and each message in a dead-letter queue.
 
-use crate::demo::{self, Api, Check, DemoError, templates_of};
-use crate::proxy::Counts;
+use crate::eventmart::demo::{self, Api, Check, DemoError, templates_of};
+use crate::servers::proxy::Counts;
 use crate::stack::LocalStack;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -714,8 +714,9 @@ pub async fn redrive(stack: &LocalStack) -> Result<(Vec<DeadLetter>, Vec<DeadLet
     Ok((done, failed))
 }
 
-fn is_ok_invocation(d: &crate::bus::DeliveryRecord) -> bool {
-    matches!(d.stage, crate::bus::Stage::Invoke) && matches!(d.outcome, crate::bus::Outcome::Ok)
+fn is_ok_invocation(d: &crate::eventbridge::DeliveryRecord) -> bool {
+    matches!(d.stage, crate::eventbridge::Stage::Invoke)
+        && matches!(d.outcome, crate::eventbridge::Outcome::Ok)
 }
 
 /// The distinct events each target processed successfully so far.

@@ -237,7 +237,7 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
     // Under kills a delivery can fail all three of Lambda's attempts; it waits in its
     // dead-letter queue with the reason, and the operator redrives it.
     let redrive = if stack.chaos.kill_fraction > 0.0 {
-        let r = crate::load::redrive(stack).await?;
+        let r = crate::eventmart::load::redrive(stack).await?;
         stack.settle().await;
         Some(r)
     } else {
@@ -245,8 +245,9 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
     };
 
     // ---- what each part did
-    let invoked_ok = |d: &&crate::bus::DeliveryRecord| {
-        matches!(d.stage, crate::bus::Stage::Invoke) && matches!(d.outcome, crate::bus::Outcome::Ok)
+    let invoked_ok = |d: &&crate::eventbridge::DeliveryRecord| {
+        matches!(d.stage, crate::eventbridge::Stage::Invoke)
+            && matches!(d.outcome, crate::eventbridge::Outcome::Ok)
     };
     for d in stack.bus.delivery_log().iter().filter(invoked_ok) {
         *report

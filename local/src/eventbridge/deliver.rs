@@ -3,8 +3,7 @@
 
 use super::log::{DeliveryRecord, Outcome, Stage, emit};
 use super::{AtomicCounters, Inner, Rule};
-use crate::invoke::InvokeError;
-use aws_sdk_sqs::types::MessageAttributeValue;
+use crate::lambda::InvokeError;
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -298,27 +297,5 @@ pub(crate) async fn send(
     body: String,
     attrs: &[(&str, &str)],
 ) -> Result<(), String> {
-    send_with(&inner.sqs, queue, body, attrs).await
-}
-
-pub(crate) async fn send_with(
-    sqs: &aws_sdk_sqs::Client,
-    queue: &str,
-    body: String,
-    attrs: &[(&str, &str)],
-) -> Result<(), String> {
-    let mut req = sqs.send_message().queue_url(queue).message_body(body);
-    for (name, value) in attrs {
-        let v = MessageAttributeValue::builder()
-            .data_type("String")
-            // SQS rejects empty string attributes.
-            .string_value(if value.is_empty() { "-" } else { value })
-            .build()
-            .map_err(|e| e.to_string())?;
-        req = req.message_attributes(*name, v);
-    }
-    req.send()
-        .await
-        .map(|_| ())
-        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+    crate::sqs::send(&inner.sqs, queue, body, attrs).await
 }

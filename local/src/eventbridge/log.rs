@@ -2,20 +2,9 @@
 //! of concurrent deliveries never interleave) and are also kept in memory for
 //! [`super::Bus::delivery_log`].
 
+use crate::log::write_line;
 use chrono::{SecondsFormat, Utc};
 use serde_json::json;
-
-/// How delivery lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogMode {
-    /// `bus OrderPlaced 3f1c… rule=Orders target=FulfillmentFunction delivery#1 ok`
-    #[default]
-    Human,
-    /// One JSON object per line.
-    Json,
-    /// Nothing (counters and `delivery_log` still work).
-    Quiet,
-}
 
 /// Which layer made the attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,17 +117,5 @@ pub(crate) fn emit(inner: &super::Inner, record: DeliveryRecord) {
             r.drain(..KEEP / 10);
         }
         r.push(record);
-    }
-}
-
-pub(crate) fn write_line(
-    mode: LogMode,
-    human: impl FnOnce() -> String,
-    json: impl FnOnce() -> serde_json::Value,
-) {
-    match mode {
-        LogMode::Human => eprintln!("{}", human()),
-        LogMode::Json => eprintln!("{}", json()),
-        LogMode::Quiet => {}
     }
 }

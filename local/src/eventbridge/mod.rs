@@ -1,8 +1,7 @@
 //! The local EventBridge bus: the EventBridge JSON API on a loopback port, rule routing
 //! with the pattern engine, asynchronous delivery with EventBridge's retry policy and
 //! dead-letter queue, Lambda's async-invoke retries and on-failure destination, an
-//! in-memory archive with replay (StartReplay), chaos (duplicates, reordering), and the DynamoDB
-//! Streams poller ([`streams`]).
+//! in-memory archive with replay (StartReplay), and chaos (duplicates, reordering).
 //!
 //! Two failure layers, as on AWS:
 //! - *delivery* (EventBridge could not hand the event to Lambda: the function does not
@@ -17,9 +16,9 @@
 //! stays its own) in the format chosen by [`LogMode`]; see [`DeliveryRecord`].
 //!
 //! ```no_run
-//! # async fn demo(invoker: std::sync::Arc<dyn eventmart_local::invoke::Invoker>,
-//! #               sqs: aws_sdk_sqs::Client) -> Result<(), eventmart_local::bus::BusError> {
-//! use eventmart_local::bus::*;
+//! # async fn demo(invoker: std::sync::Arc<dyn eventmart_local::lambda::Invoker>,
+//! #               sqs: aws_sdk_sqs::Client) -> Result<(), eventmart_local::eventbridge::BusError> {
+//! use eventmart_local::eventbridge::*;
 //! let rule = RuleSpec::parse("Orders", "eventmart-dev", r#"{"source":["eventmart.orders"]}"#,
 //!     TargetSpec::new("FulfillmentFunction"))?;
 //! let bus = Bus::start(vec![BusSpec::new("eventmart-dev")], vec![rule], invoker, sqs,
@@ -34,7 +33,6 @@ mod api;
 mod archive;
 mod deliver;
 mod log;
-pub mod streams;
 #[cfg(test)]
 mod tests;
 
@@ -42,11 +40,12 @@ pub use api::{
     ApiError, EntryError, MAX_BODY_BYTES, MAX_ENTRIES, MAX_REQUEST_BYTES, PutEventsEntry,
 };
 pub use archive::{ArchiveSpec, ArchivedEvent, Replay, ReplayRequest};
-pub use log::{DeliveryRecord, LogMode, Outcome, Stage};
-pub use streams::{StartingPosition, StreamOptions, StreamPoller, StreamSpec};
+pub use log::{DeliveryRecord, Outcome, Stage};
 
+use crate::aws::function_arn;
 use crate::chaos::Chaos;
-use crate::invoke::Invoker;
+use crate::lambda::Invoker;
+use crate::log::LogMode;
 use crate::pattern::{Pattern, PatternError, RuleSet};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -56,10 +55,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-
-/// The account id and region the local stack pretends to be in (moto's defaults).
-pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
-pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// An event bus. The `default` bus always exists, as in every AWS account.
 #[derive(Debug, Clone)]
@@ -268,8 +263,8 @@ impl Default for BusOptions {
             chaos: Chaos::off(),
             timing: Timing::aws(),
             log: LogMode::Human,
-            account_id: DEFAULT_ACCOUNT_ID.to_owned(),
-            region: DEFAULT_REGION.to_owned(),
+            account_id: crate::aws::ACCOUNT_ID.to_owned(),
+            region: crate::aws::REGION.to_owned(),
         }
     }
 }
@@ -610,26 +605,13 @@ pub struct FnInvoker<F>(pub F);
 impl<F, Fut> Invoker for FnInvoker<F>
 where
     F: Fn(String, Value) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<Value, crate::invoke::InvokeError>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<Value, crate::lambda::InvokeError>> + Send + 'static,
 {
     fn invoke(
         &self,
         function: &str,
         payload: Value,
-    ) -> crate::invoke::BoxFuture<'_, Result<Value, crate::invoke::InvokeError>> {
+    ) -> crate::lambda::BoxFuture<'_, Result<Value, crate::lambda::InvokeError>> {
         Box::pin((self.0)(function.to_owned(), payload))
     }
-}
-
-/// `arn:aws:lambda:<region>:<account>:function:<name>`.
-pub fn function_arn(region: &str, account: &str, function: &str) -> String {
-    format!("arn:aws:lambda:{region}:{account}:function:{function}")
-}
-
-/// The ARN of a queue from its URL (`http://host/<account>/<name>`), as SQS names it.
-pub fn queue_arn(region: &str, url: &str) -> String {
-    let mut parts = url.trim_end_matches('/').rsplit('/');
-    let name = parts.next().unwrap_or_default();
-    let account = parts.next().unwrap_or(DEFAULT_ACCOUNT_ID);
-    format!("arn:aws:sqs:{region}:{account}:{name}")
 }

@@ -2,7 +2,7 @@
 //! supervisor task that notices when the process exits.
 
 use super::{FunctionSpec, LogSink, MAX_RESPONSE_BYTES, lock};
-use crate::invoke::InvokeError;
+use crate::lambda::InvokeError;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -80,7 +80,7 @@ impl Instance {
             .get("AWS_REGION")
             .cloned()
             .or_else(|| std::env::var("AWS_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".to_owned());
+            .unwrap_or_else(|| crate::aws::REGION.to_owned());
         let task_root = spec
             .binary
             .parent()
@@ -126,7 +126,7 @@ impl Instance {
             function: spec.name.clone(),
             function_arn: format!(
                 "arn:aws:lambda:{region}:{}:function:{}",
-                super::ACCOUNT_ID,
+                crate::aws::ACCOUNT_ID,
                 spec.name
             ),
             spawned_at: Instant::now(),

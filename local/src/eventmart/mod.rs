@@ -1,0 +1,8 @@
+//! Eventmart on the emulator: the demo and the workload run through a [`LocalStack`]
+//! started from Eventmart's template, and the checks that every effect happened. Only this
+//! module (and `main.rs`) knows Eventmart's tables, functions and events.
+//!
+//! [`LocalStack`]: crate::stack::LocalStack
+
+pub mod demo;
+pub mod load;
