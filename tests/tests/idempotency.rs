@@ -1,7 +1,7 @@
 //! The idempotency library against a real DynamoDB-compatible server (moto).
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
-use eventmart_shared::idempotency::{
+use dynamodb_idempotency::{
     Clock, Config, DynamoStore, Idempotency, IdempotencyError, Status, attr,
 };
 use eventmart_tests::{create_tables, dynamodb};
@@ -23,7 +23,7 @@ struct Env {
 async fn env() -> Env {
     let (client, counter) = dynamodb().await;
     let tables = create_tables(&client).await;
-    let now_ms = Arc::new(AtomicI64::new(eventmart_shared::idempotency::millis(
+    let now_ms = Arc::new(AtomicI64::new(dynamodb_idempotency::millis(
         SystemTime::now(),
     )));
     let at = now_ms.clone();
@@ -61,11 +61,11 @@ impl Env {
         ev: &Value,
         runs: &AtomicUsize,
         out: u64,
-    ) -> Result<u64, IdempotencyError<String>> {
+    ) -> Result<u64, IdempotencyError<Infallible>> {
         self.idem
             .run(ev, None, || async {
                 runs.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, String>(out)
+                Ok::<_, Infallible>(out)
             })
             .await
     }
@@ -147,7 +147,7 @@ async fn sixty_four_concurrent_duplicates_run_the_handler_once() {
                 idem.run(&ev, None, || async {
                     runs.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    Ok::<_, String>(i)
+                    Ok::<_, Infallible>(i)
                 })
                 .await
             })
@@ -256,7 +256,7 @@ async fn same_key_with_another_payload_is_an_error_also_from_the_returned_record
         matches!(err, IdempotencyError::PayloadMismatch { .. }),
         "{err}"
     );
-    assert!(!err.is_retryable(|_| true));
+    assert!(!err.is_retryable());
     assert_eq!(
         env.requests(),
         counts(&[("PutItem", 1)]),
@@ -318,7 +318,7 @@ async fn transactional_mode_writes_once_in_one_request_per_event() {
     let call = |out: u64| {
         let table = table.clone();
         env.idem.run_transactional(&ev, move || async move {
-            Ok::<_, String>((out, vec![increment(&table, "counter-8")]))
+            Ok::<_, Infallible>((out, vec![increment(&table, "counter-8")]))
         })
     };
     assert_eq!(call(10).await.unwrap(), 10);
@@ -350,7 +350,7 @@ async fn transactional_mode_under_sixty_four_concurrent_duplicates_writes_once()
             let (idem, ev, table) = (env.idem.clone(), ev.clone(), table.clone());
             tokio::spawn(async move {
                 idem.run_transactional(&ev, move || async move {
-                    Ok::<_, String>((i, vec![increment(&table, "counter-9")]))
+                    Ok::<_, Infallible>((i, vec![increment(&table, "counter-9")]))
                 })
                 .await
             })

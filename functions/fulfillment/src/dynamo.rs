@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
+use dynamodb_idempotency::{Claim, DynamoStore, EpochMillis, Record, Store, StoreError};
 use eventmart_shared::events::{OrderId, format_time};
-use eventmart_shared::idempotency::{Claim, DynamoStore, EpochMillis, Record, Store, StoreError};
 use eventmart_shared::outbox;
 use std::collections::HashMap;
 

@@ -8,13 +8,13 @@ pub mod dynamo;
 
 use chrono::{DateTime, Utc};
 use domain::{Change, Decision, Outcome, ShipRefused, Shipment, ShipmentView};
+use dynamodb_idempotency::{Config, Idempotency, IdempotencyError, Store, StoreError};
 use eventmart_shared::consumer::{ConsumerError, DeadLetters, SqsDeadLetters, consume};
 use eventmart_shared::events::{CorrelationId, Event, OrderId};
 use eventmart_shared::http::{
     FieldError, Problem, StoredResponse, idempotency_config, idempotency_event, idempotency_key,
     idempotency_problem, json, method_not_allowed, segments,
 };
-use eventmart_shared::idempotency::{Config, Idempotency, IdempotencyError, Store, StoreError};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};

@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::domain::{State, Status};
+use dynamodb_idempotency::{Claim, EpochMillis, Record};
 use eventmart_shared::consumer::InMemoryDeadLetters;
 use eventmart_shared::events::EventId;
-use eventmart_shared::idempotency::{Claim, EpochMillis, Record};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

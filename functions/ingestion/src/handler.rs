@@ -1,9 +1,9 @@
 //! The handler: each event stored once, its day's aggregates moved once.
 
 use crate::domain::{Ingest, ingest};
+use dynamodb_idempotency::{Idempotency, IdempotencyError, Store};
 use eventmart_shared::consumer::{ConsumerError, DeadLetters, consume};
 use eventmart_shared::events::Event;
-use eventmart_shared::idempotency::{Idempotency, IdempotencyError, Store};
 use serde_json::{Map, Value, json};
 use std::convert::Infallible;
 
@@ -89,8 +89,8 @@ fn summary(what: &Ingest) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dynamodb_idempotency::{Config, InMemoryStore, InMemoryWrite};
     use eventmart_shared::consumer::InMemoryDeadLetters;
-    use eventmart_shared::idempotency::{Config, InMemoryStore, InMemoryWrite};
     use std::path::PathBuf;
 
     /// Puts the event item and the day's increments under readable keys.

@@ -30,9 +30,9 @@ pub use dynamo::{DynamoPlan, event_key};
 pub use handler::{FUNCTION, Ingestor, WritePlan};
 
 use aws_config::SdkConfig;
+use dynamodb_idempotency::{Config, DynamoStore, Idempotency};
 use eventmart_shared::aws::{ConfigError, env};
 use eventmart_shared::consumer::SqsDeadLetters;
-use eventmart_shared::idempotency::{Config, DynamoStore, Idempotency};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 

@@ -4,12 +4,12 @@ use crate::domain::{Membership, MembershipStatus};
 use crate::ports::MembershipRepository;
 use crate::{FUNCTION, Memberships};
 use chrono::Utc;
+use dynamodb_idempotency::{IdempotencyError, Store, StoreError};
 use eventmart_shared::events::{CustomerId, Email, MembershipId, Plan, Reason};
 use eventmart_shared::http::{
     self, Fields, Problem, StoredResponse, idempotency_event, idempotency_problem,
     method_not_allowed,
 };
-use eventmart_shared::idempotency::{IdempotencyError, Store, StoreError};
 use eventmart_shared::telemetry::event_span;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};

@@ -15,8 +15,8 @@ pub use domain::{Membership, MembershipStatus};
 pub use dynamo::DynamoMemberships;
 pub use ports::{MembershipRepository, RepoError};
 
+use dynamodb_idempotency::{DynamoStore, Idempotency, Store};
 use eventmart_shared::aws::{ConfigError, env};
-use eventmart_shared::idempotency::{DynamoStore, Idempotency, Store};
 
 /// The function name idempotency records are kept under.
 pub const FUNCTION: &str = "memberships";

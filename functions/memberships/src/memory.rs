@@ -5,9 +5,9 @@
 use crate::domain::Membership;
 use crate::dynamo::{customer_pk, membership_pk};
 use crate::ports::{MembershipRepository, RepoError};
+use dynamodb_idempotency::InMemoryStore;
+use dynamodb_idempotency::InMemoryWrite;
 use eventmart_shared::events::{CustomerId, Event, MembershipId};
-use eventmart_shared::idempotency::InMemoryStore;
-use eventmart_shared::idempotency::InMemoryWrite;
 use serde_json::{Value, json};
 use std::sync::Arc;
 

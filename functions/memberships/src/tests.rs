@@ -2,8 +2,8 @@
 
 use crate::Memberships;
 use crate::memory::Memory;
+use dynamodb_idempotency::InMemoryStore;
 use eventmart_shared::events::MembershipId;
-use eventmart_shared::idempotency::InMemoryStore;
 use eventmart_tests::{http_request, http_request_with, response_json};
 use serde_json::{Value, json};
 use std::sync::Arc;

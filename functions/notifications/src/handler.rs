@@ -5,11 +5,9 @@ use crate::ports::{
     FulfillmentOutcome, LogError, MailError, Mailer, MessageLog, MessageRecord, recipient_hash,
 };
 use crate::templates::{self, Rendered};
+use dynamodb_idempotency::{DEADLINE_MARGIN, Idempotency, IdempotencyError, Store, within};
 use eventmart_shared::consumer::{ConsumerError, DeadLetters, consume};
 use eventmart_shared::events::{Email, Event, Metadata, format_time};
-use eventmart_shared::idempotency::{
-    DEADLINE_MARGIN, Idempotency, IdempotencyError, Store, within,
-};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
@@ -269,8 +267,8 @@ impl<M: Mailer, L: MessageLog, S: Store, D: DeadLetters> Notifier<M, L, S, D> {
 mod tests {
     use super::*;
     use crate::ports::memory::{MemoryLog, MemoryMailer};
+    use dynamodb_idempotency::{Config, InMemoryStore};
     use eventmart_shared::consumer::InMemoryDeadLetters;
-    use eventmart_shared::idempotency::{Config, InMemoryStore};
     use std::path::PathBuf;
     use std::time::Duration;
 
@@ -513,10 +511,7 @@ mod tests {
             .store()
             .record(&key)
             .expect("the claim's record");
-        assert_eq!(
-            record.status,
-            eventmart_shared::idempotency::Status::Completed
-        );
+        assert_eq!(record.status, dynamodb_idempotency::Status::Completed);
         n.log
             .hang_record
             .store(false, std::sync::atomic::Ordering::Relaxed);

@@ -75,10 +75,10 @@ pub use handler::{Delivery, FUNCTION, Notifier, NotifyError};
 pub use ses::SesMailer;
 
 use aws_config::SdkConfig;
+use dynamodb_idempotency::{Config, DynamoStore, Idempotency};
 use eventmart_shared::aws::{ConfigError, env};
 use eventmart_shared::consumer::SqsDeadLetters;
 use eventmart_shared::events::Email;
-use eventmart_shared::idempotency::{Config, DynamoStore, Idempotency};
 use eventmart_shared::lambda::deadline;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;

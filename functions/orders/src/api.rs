@@ -4,6 +4,7 @@ use crate::domain::{NewOrder, Order, OrderStatus, TotalOverflow, sum_lines};
 use crate::ports::OrderRepository;
 use crate::{FUNCTION, Orders};
 use chrono::Utc;
+use dynamodb_idempotency::{IdempotencyError, Store, StoreError};
 use eventmart_shared::consumer::DeadLetters;
 use eventmart_shared::events::{
     CorrelationId, Currency, CustomerId, Email, MinorUnits, OrderId, OrderPlaced, Quantity, Reason,
@@ -13,7 +14,6 @@ use eventmart_shared::http::{
     self, Fields, Problem, StoredResponse, idempotency_event, idempotency_problem,
     method_not_allowed,
 };
-use eventmart_shared::idempotency::{IdempotencyError, Store, StoreError};
 use eventmart_shared::telemetry::event_span;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};

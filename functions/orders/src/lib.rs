@@ -15,9 +15,9 @@ pub use domain::{Order, OrderStatus};
 pub use dynamo::DynamoOrders;
 pub use ports::{OrderRepository, RepoError};
 
+use dynamodb_idempotency::{Config, DynamoStore, Idempotency, Store};
 use eventmart_shared::aws::{ConfigError, env};
 use eventmart_shared::consumer::{DeadLetters, SqsDeadLetters};
-use eventmart_shared::idempotency::{Config, DynamoStore, Idempotency, Store};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 

@@ -4,9 +4,9 @@
 
 use crate::domain::{Order, OrderStatus};
 use crate::ports::{OrderRepository, RepoError};
+use dynamodb_idempotency::{InMemoryStore, InMemoryWrite};
 use eventmart_shared::events::EventType;
 use eventmart_shared::events::{Event, OrderId};
-use eventmart_shared::idempotency::{InMemoryStore, InMemoryWrite};
 use serde_json::Value;
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! What the handlers need from storage: reads, and builders of the writes that
-//! [`eventmart_shared::idempotency::Store`] commits (alone or with an idempotency record).
+//! [`dynamodb_idempotency::Store`] commits (alone or with an idempotency record).
 
 use crate::domain::{Order, OrderStatus};
 use eventmart_shared::events::{Event, OrderId};

@@ -4,9 +4,9 @@ use crate::domain::{OrderStatus, Shipment};
 use crate::ports::OrderRepository;
 use crate::{FUNCTION, Orders};
 use chrono::Utc;
+use dynamodb_idempotency::{IdempotencyError, Store};
 use eventmart_shared::consumer::{ConsumerError, DeadLetters, consume};
 use eventmart_shared::events::{Envelope, Event, OrderShipped};
-use eventmart_shared::idempotency::{IdempotencyError, Store};
 use serde_json::{Value, json};
 
 impl<R, S, D> Orders<R, S, D>

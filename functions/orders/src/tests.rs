@@ -2,9 +2,9 @@
 
 use crate::Orders;
 use crate::memory::Memory;
+use dynamodb_idempotency::InMemoryStore;
 use eventmart_shared::consumer::InMemoryDeadLetters;
 use eventmart_shared::events::{Event, EventId};
-use eventmart_shared::idempotency::InMemoryStore;
 use eventmart_tests::{fixture, http_request, http_request_with, response_json};
 use serde_json::{Value, json};
 use std::sync::Arc;

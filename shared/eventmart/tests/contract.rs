@@ -5,11 +5,12 @@
 //! `events/schemas/` from the types (what `make schemas` does).
 
 use eventmart_shared::events::{Event, EventType, detail_schema};
+use retryable::Retryable;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn schema_path(ty: EventType) -> PathBuf {

@@ -1,5 +1,6 @@
 use super::*;
 use serde_json::json;
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 fn event(id: &str, payload: &str) -> serde_json::Value {
@@ -34,11 +35,11 @@ impl Harness {
         &self,
         ev: &serde_json::Value,
         out: u32,
-    ) -> Result<u32, IdempotencyError<String>> {
+    ) -> Result<u32, IdempotencyError<Infallible>> {
         self.idem
             .run(ev, None, || async {
                 self.runs.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, String>(out)
+                Ok::<_, Infallible>(out)
             })
             .await
     }
@@ -95,7 +96,7 @@ async fn in_progress_blocks_until_its_deadline() {
     });
     let err = h.call(&ev, 1).await.unwrap_err();
     assert!(matches!(err, IdempotencyError::AlreadyInProgress { .. }));
-    assert!(err.is_retryable(|_| false));
+    assert!(err.is_retryable());
     h.advance(5_001);
     assert_eq!(h.call(&ev, 1).await.unwrap(), 1);
     assert_eq!(h.runs(), 1);
@@ -117,7 +118,7 @@ async fn payload_mismatch_is_a_permanent_error() {
     h.call(&event("e1", "a"), 1).await.unwrap();
     let err = h.call(&event("e1", "b"), 1).await.unwrap_err();
     assert!(matches!(err, IdempotencyError::PayloadMismatch { ref key } if key == "fn#e1"));
-    assert!(!err.is_retryable(|_| true));
+    assert!(!err.is_retryable());
 }
 
 #[tokio::test]
@@ -175,7 +176,7 @@ async fn transactional_writes_once() {
         let out: u32 = h
             .idem
             .run_transactional(&ev, || async move {
-                Ok::<_, String>((
+                Ok::<_, Infallible>((
                     i,
                     vec![InMemoryWrite {
                         key: "item".into(),
@@ -225,7 +226,7 @@ async fn a_concurrent_duplicate_waits_for_the_claim_and_answers_its_result() {
         i.run(&e, in_5s(), || async {
             r.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(600)).await;
-            Ok::<_, String>(1u32)
+            Ok::<_, Infallible>(1u32)
         })
         .await
     });
@@ -234,7 +235,7 @@ async fn a_concurrent_duplicate_waits_for_the_claim_and_answers_its_result() {
     let duplicate = idem
         .run(&ev, in_5s(), || async {
             r.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, String>(2u32)
+            Ok::<_, Infallible>(2u32)
         })
         .await;
     assert_eq!(duplicate.unwrap(), 1, "the holder's result");
@@ -257,7 +258,7 @@ async fn a_duplicate_takes_over_a_dead_claim_once_it_expires() {
         payload_hash: Some(hash(&ev["detail"])),
     });
     let out = idem
-        .run(&ev, in_5s(), || async { Ok::<_, String>(9u32) })
+        .run(&ev, in_5s(), || async { Ok::<_, Infallible>(9u32) })
         .await;
     assert_eq!(out.unwrap(), 9);
     assert_eq!(
@@ -283,22 +284,19 @@ async fn a_duplicate_gives_up_on_a_live_claim_before_its_own_deadline() {
     let deadline = Duration::from_millis(1_600);
     let err = idem
         .run(&ev, Some(SystemTime::now() + deadline), || async {
-            Ok::<_, String>(9u32)
+            Ok::<_, Infallible>(9u32)
         })
         .await
         .unwrap_err();
     assert!(matches!(err, IdempotencyError::AlreadyInProgress { .. }));
-    assert!(
-        err.is_retryable(|_| false),
-        "Lambda's retry comes back later"
-    );
+    assert!(err.is_retryable(), "Lambda's retry comes back later");
     assert!(
         started.elapsed() < deadline,
         "answered before the invocation's deadline"
     );
     // Without a deadline nothing is known of the time left: no wait either.
     let err = idem
-        .run(&ev, None, || async { Ok::<_, String>(9u32) })
+        .run(&ev, None, || async { Ok::<_, Infallible>(9u32) })
         .await
         .unwrap_err();
     assert!(matches!(err, IdempotencyError::AlreadyInProgress { .. }));
@@ -342,11 +340,36 @@ async fn a_completion_that_never_answers_does_not_outlive_the_invocation() {
     let out = tokio::time::timeout(
         Duration::from_secs(10),
         idem.run(&event("e1", "a"), Some(deadline), || async {
-            Ok::<_, String>(7)
+            Ok::<_, Infallible>(7)
         }),
     )
     .await
     .expect("run answered");
     assert_eq!(out.unwrap(), 7);
     assert!(SystemTime::now() < deadline, "answered before the deadline");
+}
+
+#[tokio::test]
+async fn a_handler_error_keeps_its_own_retryability() {
+    #[derive(Debug)]
+    struct Failure {
+        retry: bool,
+    }
+    impl Retryable for Failure {
+        fn is_retryable(&self) -> bool {
+            self.retry
+        }
+    }
+    let h = harness(0);
+    for retry in [true, false] {
+        let err = h
+            .idem
+            .run(&event("e1", "a"), None, || async {
+                Err::<u32, _>(Failure { retry })
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IdempotencyError::Handler(_)));
+        assert_eq!(err.is_retryable(), retry);
+    }
 }

@@ -4,16 +4,19 @@
 //! retry can fix as an error so that Lambda's asynchronous retries take it.
 
 use crate::events::Event;
+use dynamodb_idempotency::IdempotencyError;
+use retryable::Retryable;
 use serde_json::{Value, json};
 use std::future::Future;
 use tracing::Instrument;
 
-/// A handler's failure, and whether a retry of the same event can succeed.
+/// A consumer's failure: what went wrong and whether a retry of the same event can
+/// succeed. Any [`Retryable`] error of a handler becomes one without losing its class.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ConsumerError {
     pub message: String,
-    pub retryable: bool,
+    retryable: bool,
 }
 
 impl ConsumerError {
@@ -23,28 +26,34 @@ impl ConsumerError {
             retryable: true,
         }
     }
+
     pub fn permanent(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             retryable: false,
         }
     }
-}
 
-impl<E: std::fmt::Display> From<crate::idempotency::IdempotencyError<E>> for ConsumerError {
-    fn from(e: crate::idempotency::IdempotencyError<E>) -> Self {
-        use crate::idempotency::IdempotencyError as I;
-        let retryable = match &e {
-            I::KeyMissing { .. } | I::PayloadMismatch { .. } | I::CorruptRecord { .. } => false,
-            I::AlreadyInProgress { .. } => true,
-            I::Store(s) => s.retryable,
-            // Handlers map their own errors before this point; treat the rest as transient.
-            I::Handler(_) => true,
-        };
+    /// `e`, keeping its message and its class.
+    pub fn from_error<E: Retryable + std::fmt::Display>(e: &E) -> Self {
         Self {
             message: e.to_string(),
-            retryable,
+            retryable: e.is_retryable(),
         }
+    }
+}
+
+impl Retryable for ConsumerError {
+    fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+}
+
+/// An idempotent handler's failure keeps the handler's own class: a permanent handler
+/// error is dead-lettered, not retried forever.
+impl<E: Retryable + std::fmt::Display> From<IdempotencyError<E>> for ConsumerError {
+    fn from(e: IdempotencyError<E>) -> Self {
+        Self::from_error(&e)
     }
 }
 
@@ -93,8 +102,9 @@ pub fn dead_letter(function: &str, event: &Value, reason: &str) -> Value {
 }
 
 /// Runs `handler` on one EventBridge event. `Ok` means done (handled, or dead-lettered
-/// with its reason); `Err` means a retry can help.
-pub async fn consume<D, F, Fut>(
+/// with its reason); `Err` means a retry can help. The handler's error decides which
+/// through [`Retryable`].
+pub async fn consume<D, F, Fut, E>(
     function: &str,
     payload: &Value,
     dlq: &D,
@@ -103,7 +113,8 @@ pub async fn consume<D, F, Fut>(
 where
     D: DeadLetters,
     F: FnOnce(Event) -> Fut,
-    Fut: Future<Output = Result<Value, ConsumerError>>,
+    Fut: Future<Output = Result<Value, E>>,
+    E: Retryable + std::fmt::Display,
 {
     let event = match Event::from_eventbridge(payload) {
         Ok(e) => e,
@@ -131,14 +142,15 @@ where
                 tracing::info!(detailType = detail_type, "handled");
                 Ok(out)
             }
-            Err(e) if e.retryable => {
+            Err(e) if e.is_retryable() => {
                 tracing::warn!(detailType = detail_type, error = %e, "failed, will be retried");
-                Err(e)
+                Err(ConsumerError::from_error(&e))
             }
             Err(e) => {
-                tracing::error!(detailType = detail_type, error = %e, "cannot be processed, dead-lettered");
-                dlq.send(&dead_letter(function, payload, &e.message)).await?;
-                Ok(json!({ "deadLettered": e.message }))
+                let reason = e.to_string();
+                tracing::error!(detailType = detail_type, error = %reason, "cannot be processed, dead-lettered");
+                dlq.send(&dead_letter(function, payload, &reason)).await?;
+                Ok(json!({ "deadLettered": reason }))
             }
         }
     }

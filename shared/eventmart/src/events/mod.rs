@@ -306,9 +306,11 @@ impl ParseError {
             reason: reason.into(),
         }
     }
+}
 
-    /// A retry cannot help a malformed event.
-    pub fn is_retryable(&self) -> bool {
+/// A retry cannot help a malformed event.
+impl retryable::Retryable for ParseError {
+    fn is_retryable(&self) -> bool {
         false
     }
 }

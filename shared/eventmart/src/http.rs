@@ -302,7 +302,89 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// The path's segments after the API's base, e.g. `["orders", "<id>", "cancel"]`.
+/// One route of an HTTP API: its method, its path template as `template.yaml` writes it
+/// (`/orders/{orderId}/cancel`), and what the handler calls it.
+pub type RouteSpec<T> = (Method, &'static str, T);
+
+/// A request matched to one of a function's routes, with its path parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched<T> {
+    pub route: T,
+    params: Vec<(&'static str, String)>,
+}
+
+impl<T> Matched<T> {
+    /// The path parameter `name` (`orderId` for `{orderId}`), as sent.
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
+
+    /// The path parameter `name` parsed into an id. An id that cannot parse names no
+    /// resource: it is answered exactly as an id that exists nowhere (404, naming
+    /// `what`), so a path is never a validation error.
+    pub fn id<I: std::str::FromStr>(&self, name: &str, what: &str) -> Result<I, Problem> {
+        let raw = self.param(name);
+        raw.parse()
+            .map_err(|_| Problem::not_found(format!("{what} {raw} does not exist")))
+    }
+}
+
+/// The one routing policy of every function: the route whose template matches the
+/// path and whose method is the request's; a path no template matches is 404, a path
+/// that matches with another method is 405 with `Allow`. Trailing and doubled slashes
+/// are ignored, as API Gateway does.
+pub fn route<T: Copy>(
+    req: &Request,
+    routes: &[RouteSpec<T>],
+) -> Result<Matched<T>, Response<Body>> {
+    let path: Vec<&str> = req
+        .uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut allowed: Vec<Method> = vec![];
+    for (method, template, route) in routes {
+        let Some(params) = match_template(template, &path) else {
+            continue;
+        };
+        if method == req.method() {
+            return Ok(Matched {
+                route: *route,
+                params,
+            });
+        }
+        allowed.push(method.clone());
+    }
+    if allowed.is_empty() {
+        Err(Problem::not_found(format!("no route for {}", req.uri().path())).into_response())
+    } else {
+        Err(method_not_allowed(&allowed))
+    }
+}
+
+/// The path parameters of `path` under `template`, if it matches.
+fn match_template(template: &'static str, path: &[&str]) -> Option<Vec<(&'static str, String)>> {
+    let parts: Vec<&'static str> = template.split('/').filter(|s| !s.is_empty()).collect();
+    if parts.len() != path.len() {
+        return None;
+    }
+    let mut params = vec![];
+    for (part, seg) in parts.iter().zip(path) {
+        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) => params.push((name, (*seg).to_owned())),
+            None if part == seg => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+/// The path's segments, e.g. `["orders", "<id>", "cancel"]`. Superseded by [`route`].
 pub fn segments(req: &Request) -> Vec<String> {
     req.uri()
         .path()
@@ -398,8 +480,8 @@ pub fn idempotency_event(key: &str, route: &str, body: &Value) -> Value {
 /// The idempotency configuration of HTTP producers: key and body from
 /// [`idempotency_event`], kept 24 hours. A request whose key is in progress is answered
 /// 409 at once (the client retries), not held open.
-pub fn idempotency_config(function_name: &str) -> crate::idempotency::Config {
-    crate::idempotency::Config::for_eventbridge(function_name)
+pub fn idempotency_config(function_name: &str) -> dynamodb_idempotency::Config {
+    dynamodb_idempotency::Config::for_eventbridge(function_name)
         .with_key_pointer("/key")
         .with_payload_pointer(Some("/body".into()))
         .with_wait_for_in_progress(false)
@@ -407,10 +489,10 @@ pub fn idempotency_config(function_name: &str) -> crate::idempotency::Config {
 
 /// The problem for an idempotency failure on an HTTP request.
 pub fn idempotency_problem<E: std::fmt::Display>(
-    e: crate::idempotency::IdempotencyError<E>,
+    e: dynamodb_idempotency::IdempotencyError<E>,
     handler: impl FnOnce(E) -> Problem,
 ) -> Problem {
-    use crate::idempotency::IdempotencyError as I;
+    use dynamodb_idempotency::IdempotencyError as I;
     match e {
         I::PayloadMismatch { .. } => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -429,5 +511,76 @@ pub fn idempotency_problem<E: std::fmt::Display>(
                 "the request could not be completed; retry with the same Idempotency-Key",
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Op {
+        Place,
+        Get,
+        Cancel,
+    }
+
+    const ROUTES: &[RouteSpec<Op>] = &[
+        (Method::POST, "/orders", Op::Place),
+        (Method::GET, "/orders/{orderId}", Op::Get),
+        (Method::POST, "/orders/{orderId}/cancel", Op::Cancel),
+    ];
+
+    fn request(method: Method, path: &str) -> Request {
+        let mut req = Request::new(Body::Empty);
+        *req.method_mut() = method;
+        *req.uri_mut() = path.parse().unwrap();
+        req
+    }
+
+    fn status(resp: Response<Body>) -> (u16, Option<String>, Value) {
+        let allow = resp
+            .headers()
+            .get(header::ALLOW)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+        (resp.status().as_u16(), allow, body)
+    }
+
+    #[test]
+    fn a_route_matches_by_template_and_method() {
+        let m = route(&request(Method::POST, "/orders/abc/cancel/"), ROUTES).unwrap();
+        assert_eq!(m.route, Op::Cancel);
+        assert_eq!(m.param("orderId"), "abc");
+        assert_eq!(
+            route(&request(Method::POST, "/orders"), ROUTES)
+                .unwrap()
+                .route,
+            Op::Place
+        );
+        assert_eq!(m.param("missing"), "");
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
+        let (code, allow, body) =
+            status(route(&request(Method::GET, "/nope"), ROUTES).unwrap_err());
+        assert_eq!((code, allow), (404, None));
+        assert_eq!(body["detail"], "no route for /nope");
+        let (code, allow, _) =
+            status(route(&request(Method::DELETE, "/orders/x"), ROUTES).unwrap_err());
+        assert_eq!((code, allow.as_deref()), (405, Some("GET")));
+        let (code, _, _) = status(route(&request(Method::GET, "/orders/x/y"), ROUTES).unwrap_err());
+        assert_eq!(code, 404);
+    }
+
+    #[test]
+    fn an_id_that_cannot_parse_is_not_found() {
+        let m = route(&request(Method::GET, "/orders/not-a-number"), ROUTES).unwrap();
+        let problem = m.id::<u64>("orderId", "order").unwrap_err();
+        assert_eq!(problem.status, 404);
+        assert_eq!(problem.detail, "order not-a-number does not exist");
+        let m = route(&request(Method::GET, "/orders/42"), ROUTES).unwrap();
+        assert_eq!(m.id::<u64>("orderId", "order").unwrap(), 42);
     }
 }

@@ -222,23 +222,24 @@ pub fn cancellation_codes<R>(e: &SdkError<TransactWriteItemsError, R>) -> Vec<St
     }
 }
 
-fn transaction_error<R: std::fmt::Debug>(e: SdkError<TransactWriteItemsError, R>) -> StoreError {
+fn transaction_error(
+    e: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError {
     let codes = cancellation_codes(&e);
     if codes.is_empty() {
         return classify(e);
     }
     // A business condition or a conflicting transaction: the handler's reads are stale,
     // and a retry recomputes them.
-    StoreError {
-        message: format!("transaction canceled: [{}]", codes.join(", ")),
-        retryable: true,
-        conditions_failed: codes
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| *c == "ConditionalCheckFailed")
-            .map(|(i, _)| i)
-            .collect(),
-    }
+    StoreError::transient(format!("transaction canceled: [{}]", codes.join(", ")))
+        .with_conditions_failed(
+            codes
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| *c == "ConditionalCheckFailed")
+                .map(|(i, _)| i)
+                .collect(),
+        )
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -306,30 +307,9 @@ pub fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Record, Store
     })
 }
 
-/// Throttling, server errors and network faults are worth a retry; a request the
-/// service rejects as malformed or unauthorised is not.
-pub(crate) fn classify<
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
->(
-    e: SdkError<E, R>,
+/// One classification for every SDK call of the store: [`retryable::sdk::is_retryable`].
+pub(crate) fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> StoreError {
-    let message = format!(
-        "{}",
-        aws_smithy_types::error::display::DisplayErrorContext(&e)
-    );
-    let permanent = matches!(
-        e.code(),
-        Some(
-            "ValidationException"
-                | "ResourceNotFoundException"
-                | "AccessDeniedException"
-                | "UnrecognizedClientException"
-        )
-    ) || matches!(e, SdkError::ConstructionFailure(_));
-    StoreError {
-        message,
-        retryable: !permanent,
-        conditions_failed: vec![],
-    }
+    StoreError::sdk(&e)
 }

@@ -22,6 +22,7 @@ mod record;
 pub use dynamodb::{DynamoStore, attr, cancellation_codes};
 pub use memory::{InMemoryStore, InMemoryWrite};
 pub use record::{Record, Status};
+pub use retryable::Retryable;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -133,12 +134,13 @@ impl<S: Store> Store for std::sync::Arc<S> {
     }
 }
 
-/// A store failure. `retryable` says whether trying again can help.
+/// A store failure: what went wrong, whether trying again can help
+/// ([`Retryable::is_retryable`]), and which of a transaction's conditions failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("idempotency store: {message}")]
 pub struct StoreError {
     pub message: String,
-    pub retryable: bool,
+    retryable: bool,
     /// Positions of the transaction's items whose condition failed (the record, when
     /// there is one, is item 0; the caller's writes follow in order).
     pub conditions_failed: Vec<usize>,
@@ -152,12 +154,39 @@ impl StoreError {
             conditions_failed: vec![],
         }
     }
+
     pub fn permanent(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             retryable: false,
             conditions_failed: vec![],
         }
+    }
+
+    /// A failure of the AWS SDK, classified by [`retryable::sdk::is_retryable`].
+    pub fn sdk<E>(
+        e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    ) -> Self
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        Self {
+            message: retryable::sdk::describe(e),
+            retryable: retryable::sdk::is_retryable(e),
+            conditions_failed: vec![],
+        }
+    }
+
+    /// The same failure, naming the transaction items whose condition failed.
+    pub fn with_conditions_failed(mut self, positions: Vec<usize>) -> Self {
+        self.conditions_failed = positions;
+        self
+    }
+}
+
+impl Retryable for StoreError {
+    fn is_retryable(&self) -> bool {
+        self.retryable
     }
 }
 
@@ -183,16 +212,18 @@ pub enum IdempotencyError<E> {
     Handler(E),
 }
 
-impl<E> IdempotencyError<E> {
-    /// Whether a retry of the same event can succeed. Handler errors classify themselves.
-    pub fn is_retryable(&self, handler: impl Fn(&E) -> bool) -> bool {
+/// Whether a retry of the same event can succeed: a concurrent duplicate can, a
+/// missing key or a payload mismatch cannot, and the store's and the handler's errors
+/// classify themselves, so a permanent handler error stays permanent.
+impl<E: Retryable> Retryable for IdempotencyError<E> {
+    fn is_retryable(&self) -> bool {
         match self {
             IdempotencyError::KeyMissing { .. }
             | IdempotencyError::PayloadMismatch { .. }
             | IdempotencyError::CorruptRecord { .. } => false,
             IdempotencyError::AlreadyInProgress { .. } => true,
-            IdempotencyError::Store(e) => e.retryable,
-            IdempotencyError::Handler(e) => handler(e),
+            IdempotencyError::Store(e) => e.is_retryable(),
+            IdempotencyError::Handler(e) => e.is_retryable(),
         }
     }
 }
