@@ -1,19 +1,58 @@
-//! Idempotent handlers for at-least-once delivery.
+//! Idempotent handlers for at-least-once delivery, on DynamoDB.
 //!
-//! The guarantees of AWS Lambda Powertools' idempotency utility, in Rust, and more:
+//! The guarantees of AWS Lambda Powertools' idempotency utility (which has no Rust
+//! version), and more:
 //!
 //! * one record per `(function, key)`, claimed with one conditional write that succeeds
 //!   only where no record exists, the record has expired, or it is `INPROGRESS` past its
 //!   in-progress expiry; when the condition fails the old record comes back in the same
-//!   call, so a duplicate costs one request;
+//!   call (`ReturnValuesOnConditionCheckFailure = ALL_OLD`), so a duplicate costs one
+//!   request;
 //! * a completed duplicate gets the stored result and the handler does not run; a
-//!   concurrent duplicate gets [`IdempotencyError::AlreadyInProgress`] (retryable); a
-//!   handler error deletes the record so that the retry runs;
+//!   concurrent duplicate waits for the holder inside its own deadline, then gets
+//!   [`IdempotencyError::AlreadyInProgress`] (retryable); a handler error deletes the
+//!   record so that the retry runs;
 //! * payload validation, record expiry enforced by the condition (a TTL attribute only
 //!   tidies up), an optional in-memory cache of completed records;
 //! * [`Idempotency::run_transactional`]: the record and the caller's writes commit in one
 //!   transaction, so the effect happens exactly once with no window between "done" and
-//!   "recorded".
+//!   "recorded";
+//! * every error says whether a retry can help ([`Retryable`]); a handler's own error
+//!   keeps its class through [`IdempotencyError::Handler`].
+//!
+//! Requests per event, counted against DynamoDB: a first delivery costs a `PutItem` and an
+//! `UpdateItem` (claim, complete); a duplicate one `PutItem`; in transactional mode, either
+//! costs one `TransactWriteItems`.
+//!
+//! ```
+//! use dynamodb_idempotency::{Config, Idempotency, IdempotencyError, InMemoryStore};
+//! use serde_json::json;
+//! use std::convert::Infallible;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // `DynamoStore::new(client, table)` in a deployed function.
+//! let idempotency = Idempotency::new(InMemoryStore::default(), Config::for_eventbridge("mailer"));
+//! let event = json!({"detail": {"metadata": {"eventId": "e-1"}, "data": {"to": "ada"}}});
+//!
+//! let mut sent = 0;
+//! for _delivery in 0..3 {
+//!     let receipt: Result<String, IdempotencyError<Infallible>> = idempotency
+//!         .run(&event, None, || async {
+//!             sent += 1;
+//!             Ok("message-1".to_owned())
+//!         })
+//!         .await;
+//!     assert_eq!(receipt.unwrap(), "message-1");
+//! }
+//! assert_eq!(sent, 1);
+//! # }
+//! ```
+
+// The README's examples compile as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
 
 mod dynamodb;
 mod memory;
