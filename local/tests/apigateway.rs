@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[path = "fixtures/runtime_http.rs"]
+#[path = "fixtures/http.rs"]
 mod http;
 
 /// Answers every invocation with `answer`, keeping (function, event).

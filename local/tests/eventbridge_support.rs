@@ -1,5 +1,5 @@
-//! Helpers for the bus tests (included by each `bus_*.rs` with `#[path]`): a recording
-//! fake invoker, a raw HTTP client for the EventBridge JSON API, and moto clients.
+//! Helpers for the bus and stream tests (included by each `eventbridge_*.rs` and by
+//! `event_source_mapping.rs` with `#[path]`): a recording fake invoker, a raw HTTP client for the EventBridge JSON API, and moto clients.
 #![allow(dead_code)]
 
 use eventmart_local::eventbridge::{Bus, BusOptions, BusSpec, FnInvoker, RuleSpec, Timing};

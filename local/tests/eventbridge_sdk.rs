@@ -1,6 +1,6 @@
 //! The real aws-sdk-eventbridge client (what outbox-relay uses) against the local bus.
 
-#[path = "bus_support.rs"]
+#[path = "eventbridge_support.rs"]
 mod support;
 
 use aws_sdk_eventbridge::primitives::DateTime;

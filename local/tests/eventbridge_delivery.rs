@@ -2,7 +2,7 @@
 //! Lambda async retries and the on-failure destination, chaos, archive and replay.
 //! SQS is the moto server of scripts/with-moto.sh (AWS_ENDPOINT_URL).
 
-#[path = "bus_support.rs"]
+#[path = "eventbridge_support.rs"]
 mod support;
 
 use chrono::{TimeZone, Utc};

@@ -12,7 +12,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[path = "fixtures/runtime_http.rs"]
+#[path = "fixtures/http.rs"]
 mod http;
 
 const FN: &str = "AnalyticsFunction";

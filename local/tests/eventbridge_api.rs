@@ -1,6 +1,6 @@
 //! The EventBridge JSON API of the local bus, through raw HTTP and the AWS CLI.
 
-#[path = "bus_support.rs"]
+#[path = "eventbridge_support.rs"]
 mod support;
 
 use eventmart_local::eventbridge::{ArchiveSpec, Bus, BusSpec, RuleSpec, TargetSpec};

@@ -1,4 +1,4 @@
-//! The Lambda runtime with a fake function (tests/fixtures/runtime_fake_function.py)
+//! The Lambda runtime with a fake function (tests/fixtures/fake_function.py)
 //! that does what each event asks: answer, sleep, crash, fail, allocate.
 
 use eventmart_local::lambda::{
@@ -27,9 +27,8 @@ impl Fixture {
             .map(PathBuf::from)
             .find(|p| p.exists())
             .unwrap_or_else(|| manifest.join("../.venv/bin/python"));
-        let source =
-            std::fs::read_to_string(manifest.join("tests/fixtures/runtime_fake_function.py"))
-                .expect("fixture");
+        let source = std::fs::read_to_string(manifest.join("tests/fixtures/fake_function.py"))
+            .expect("fixture");
         let dir = std::env::temp_dir().join(format!(
             "eventmart-runtime-{}",
             uuid::Uuid::new_v4().simple()

@@ -1,7 +1,7 @@
 //! The DynamoDB Streams poller against moto (AWS_ENDPOINT_URL from scripts/with-moto.sh):
 //! filters, order, batch item failures, bisect and the on-failure destination.
 
-#[path = "bus_support.rs"]
+#[path = "eventbridge_support.rs"]
 mod support;
 
 use aws_sdk_dynamodb::types::{
