@@ -1,13 +1,14 @@
 //! The DynamoDB adapter of [`MessageLog`] over the notifications table (key `pk`).
 
-use crate::ports::{FulfillmentOutcome, LogError, MessageLog, MessageRecord};
+use crate::domain::{FulfillmentOutcome, MessageRecord};
+use crate::ports::{LogError, MessageLog};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use eventmart_shared::dynamo::{Item, s};
 use eventmart_shared::events::{EventId, OrderId, format_time};
-use std::collections::HashMap;
+use retryable::sdk;
 
 pub fn message_key(event_id: &EventId) -> String {
     format!("MESSAGE#{event_id}")
@@ -32,35 +33,22 @@ impl DynamoMessageLog {
     }
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-/// Throttling, 5xx and the network are transient; a request DynamoDB refuses as
-/// malformed, or a missing table or permission, is not.
-fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    e: SdkError<E, HttpResponse>,
+/// The class comes from the one SDK classification: throttling, 5xx and the network are
+/// transient; a request DynamoDB refuses (malformed, a missing table or permission) is not.
+fn log_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: &SdkError<E, HttpResponse>,
 ) -> LogError {
-    let message = DisplayErrorContext(&e).to_string();
-    let permanent = matches!(
-        e.code(),
-        Some(
-            "ValidationException"
-                | "ResourceNotFoundException"
-                | "AccessDeniedException"
-                | "UnrecognizedClientException"
-        )
-    ) || matches!(e, SdkError::ConstructionFailure(_));
-    if permanent {
-        LogError::Invalid(message)
-    } else {
+    let message = sdk::describe(e);
+    if sdk::is_retryable(e) {
         LogError::Unavailable(message)
+    } else {
+        LogError::Invalid(message)
     }
 }
 
 impl MessageLog for DynamoMessageLog {
     async fn record_message(&self, r: &MessageRecord) -> Result<(), LogError> {
-        let item = HashMap::from([
+        let item = Item::from([
             ("pk".to_owned(), s(message_key(&r.event_id))),
             ("eventId".to_owned(), s(r.event_id.to_string())),
             ("template".to_owned(), s(r.template)),
@@ -84,7 +72,7 @@ impl MessageLog for DynamoMessageLog {
             {
                 Err(LogError::AlreadyRecorded(r.event_id))
             }
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(log_error(&e)),
         }
     }
 
@@ -98,7 +86,7 @@ impl MessageLog for DynamoMessageLog {
             .consistent_read(true)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| log_error(&e))?;
         Ok(out.item.is_some())
     }
 
@@ -118,7 +106,7 @@ impl MessageLog for DynamoMessageLog {
             .item("updatedAt", s(format_time(chrono::Utc::now())))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| log_error(&e))?;
         Ok(())
     }
 
@@ -134,7 +122,7 @@ impl MessageLog for DynamoMessageLog {
             .consistent_read(true)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| log_error(&e))?;
         let Some(item) = out.item else {
             return Ok(None);
         };

@@ -63,85 +63,23 @@
 //!   nothing and sends the email again.
 //! * If SES timed out after accepting the message, the handler sees a transient error and
 //!   the retry sends again: the same window, seen from the network.
+//!
+//! [`Idempotency::run`]: dynamodb_idempotency::Idempotency::run
 
+pub mod app;
+pub mod domain;
 mod dynamo;
-mod handler;
+mod events;
+#[cfg(any(test, feature = "memory"))]
+pub mod memory;
 pub mod ports;
 mod ses;
 pub mod templates;
+#[cfg(test)]
+mod tests;
 
+pub use app::{App, Clients, Deployed, FUNCTION, Settings, build, build_with, from_env};
+pub use domain::{Delivery, FulfillmentOutcome, MessageRecord, recipient_hash};
 pub use dynamo::{DynamoMessageLog, message_key, outcome_key};
-pub use handler::{Delivery, FUNCTION, Notifier, NotifyError};
+pub use events::NotifyError;
 pub use ses::SesMailer;
-
-use aws_config::SdkConfig;
-use dynamodb_idempotency::{Config, DynamoStore, Idempotency};
-use eventmart_shared::aws::{ConfigError, env};
-use eventmart_shared::consumer::SqsDeadLetters;
-use eventmart_shared::events::Email;
-use eventmart_shared::lambda::deadline;
-use lambda_runtime::LambdaEvent;
-use serde_json::Value;
-
-/// The function with its real adapters.
-pub type App = Notifier<SesMailer, DynamoMessageLog, DynamoStore, SqsDeadLetters>;
-
-/// Where the function's state lives.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub idempotency_table: String,
-    pub notifications_table: String,
-    pub dead_letter_queue_url: String,
-    /// The verified SES identity emails come from.
-    pub sender: Email,
-}
-
-impl Settings {
-    /// `IDEMPOTENCY_TABLE`, `NOTIFICATIONS_TABLE`, `DEAD_LETTER_QUEUE_URL`, `SENDER_EMAIL`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let sender = env("SENDER_EMAIL")?;
-        Ok(Self {
-            idempotency_table: env("IDEMPOTENCY_TABLE")?,
-            notifications_table: env("NOTIFICATIONS_TABLE")?,
-            dead_letter_queue_url: env("DEAD_LETTER_QUEUE_URL")?,
-            sender: sender
-                .parse()
-                .map_err(|e| ConfigError(format!("environment variable SENDER_EMAIL: {e}")))?,
-        })
-    }
-}
-
-/// The real adapters over explicit clients (tests pass clients that count requests).
-pub fn app(
-    dynamodb: aws_sdk_dynamodb::Client,
-    ses: aws_sdk_sesv2::Client,
-    sqs: aws_sdk_sqs::Client,
-    settings: &Settings,
-) -> App {
-    Notifier::new(
-        SesMailer::new(ses, settings.sender.clone()),
-        DynamoMessageLog::new(dynamodb.clone(), &settings.notifications_table),
-        Idempotency::new(
-            DynamoStore::new(dynamodb, &settings.idempotency_table),
-            Config::for_eventbridge(FUNCTION),
-        ),
-        SqsDeadLetters::new(sqs, &settings.dead_letter_queue_url),
-    )
-}
-
-/// The real adapters, configured from the environment.
-pub fn from_env(sdk: &SdkConfig) -> Result<App, ConfigError> {
-    let settings = Settings::from_env()?;
-    Ok(app(
-        aws_sdk_dynamodb::Client::new(sdk),
-        aws_sdk_sesv2::Client::new(sdk),
-        aws_sdk_sqs::Client::new(sdk),
-        &settings,
-    ))
-}
-
-/// The Lambda entry point: one EventBridge event per invocation.
-pub async fn invoke(app: &App, event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
-    let (payload, ctx) = event.into_parts();
-    Ok(app.handle(&payload, Some(deadline(&ctx))).await?)
-}

@@ -4,10 +4,11 @@ use crate::ports::{MailError, Mailer, MessageId};
 use crate::templates::Rendered;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::config::http::HttpResponse;
-use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use eventmart_shared::events::Email;
+use retryable::sdk;
 
 /// Sends plain-text emails from one verified identity.
 #[derive(Debug, Clone)]
@@ -53,46 +54,24 @@ impl Mailer for SesMailer {
 
 /// SES's verdict on this message (rejected content, unverified sender or MAIL FROM
 /// domain, invalid parameters, sending suspended or paused) is permanent; throttling,
-/// 5xx and the network are transient.
+/// 5xx and the network are transient: the one SDK classification decides.
 fn classify(e: SdkError<SendEmailError, HttpResponse>, to: &Email) -> MailError {
-    let (message, permanent) = match &e {
-        SdkError::ServiceError(se) => {
-            let err = se.err();
-            // Code and message only: the raw response is noise in a dead letter.
-            let message = format!(
-                "{}: {}",
-                err.code().unwrap_or("unknown error"),
-                err.message().unwrap_or("no message")
-            );
-            let permanent = match err.code() {
-                Some(
-                    "MessageRejected"
-                    | "MailFromDomainNotVerifiedException"
-                    | "BadRequestException"
-                    | "InvalidParameterValue"
-                    | "NotFoundException"
-                    | "AccountSuspendedException"
-                    | "SendingPausedException",
-                ) => true,
-                Some("TooManyRequestsException" | "LimitExceededException") => false,
-                // An unknown code: the status says whose fault it is.
-                _ => {
-                    let status = se.raw().status().as_u16();
-                    (400..500).contains(&status) && status != 429
-                }
-            };
-            (message, permanent)
-        }
-        SdkError::ConstructionFailure(_) => (DisplayErrorContext(&e).to_string(), true),
-        _ => (DisplayErrorContext(&e).to_string(), false),
+    let message = match &e {
+        // Code and message only: the raw response is noise in a dead letter.
+        SdkError::ServiceError(se) => format!(
+            "{}: {}",
+            se.err().code().unwrap_or("unknown error"),
+            se.err().message().unwrap_or("no message")
+        ),
+        _ => sdk::describe(&e),
     };
     // SES names unverified identities in its message, the recipient among them in the
     // sandbox; the reason goes to logs and the dead-letter queue.
     let message = redact(&message, to);
-    if permanent {
-        MailError::Rejected(message)
-    } else {
+    if sdk::is_retryable(&e) {
         MailError::Unavailable(message)
+    } else {
+        MailError::Rejected(message)
     }
 }
 

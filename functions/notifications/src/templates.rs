@@ -4,7 +4,7 @@
 //! are `{{name}}`, replaced in one pass: a value that itself contains `{{...}}` (a
 //! customer's cancel reason) is copied as it is, never expanded.
 
-use crate::ports::FulfillmentOutcome;
+use crate::domain::{FulfillmentOutcome, Mail};
 use eventmart_shared::events::{
     Currency, MembershipCanceled, MembershipSignedUp, Money, OrderCanceled, OrderPlaced,
     OrderShipped, Plan,
@@ -121,6 +121,18 @@ fn plan(p: Plan) -> String {
     match p {
         Plan::Monthly => "monthly".into(),
         Plan::Annual => "annual".into(),
+    }
+}
+
+/// The email `mail` asks for; the cancel email states `outcome`, the fulfillment outcome
+/// known when it is sent.
+pub fn render(mail: &Mail, outcome: Option<FulfillmentOutcome>) -> Rendered {
+    match mail {
+        Mail::OrderPlaced(data) => order_placed(data),
+        Mail::OrderCanceled(data) => order_canceled(data, outcome),
+        Mail::OrderShipped(data) => order_shipped(data),
+        Mail::MembershipSignedUp(data) => membership_signed_up(data),
+        Mail::MembershipCanceled(data) => membership_canceled(data),
     }
 }
 

@@ -12,7 +12,8 @@ use eventmart_shared::events::{EventId, OrderId};
 use eventmart_tests::{
     create_queue, create_tables, drain_queue, dynamodb, fixture, sdk_config, sqs,
 };
-use notifications::{App, Settings, message_key, ports::recipient_hash};
+use notifications::{Clients, Deployed, Settings, message_key, recipient_hash};
+use retryable::Retryable;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -44,7 +45,7 @@ impl Intercept for SentBodies {
 }
 
 struct Env {
-    app: Arc<App>,
+    app: Arc<Deployed>,
     ddb: aws_sdk_dynamodb::Client,
     ddb_requests: RequestCounter,
     ses_requests: RequestCounter,
@@ -85,7 +86,14 @@ async fn env(verified: bool) -> Env {
         dead_letter_queue_url: dlq.clone(),
         sender: sender.parse().unwrap(),
     };
-    let app = notifications::app(ddb.clone(), ses, sqs.clone(), &settings);
+    let app = notifications::build_with(
+        Clients {
+            dynamodb: ddb.clone(),
+            ses,
+            sqs: sqs.clone(),
+        },
+        &settings,
+    );
     ddb_requests.reset();
     ses_requests.reset();
     Env {
@@ -194,7 +202,7 @@ async fn every_email_event_sends_one_email_and_records_one_message() {
     for (i, (name, template, subject)) in names.iter().enumerate() {
         let order = (!name.starts_with("Membership")).then(OrderId::new);
         let ev = event(name, order);
-        let out = env.app.handle(&ev, deadline()).await.unwrap();
+        let out = env.app.on_event(&ev, deadline()).await.unwrap();
         assert_eq!(out["template"], *template);
         assert_eq!(env.send_emails(), i as u64 + 1, "{name}");
 
@@ -239,14 +247,14 @@ async fn every_email_event_sends_one_email_and_records_one_message() {
 async fn a_new_event_costs_four_dynamodb_requests_and_a_duplicate_one() {
     let env = env(true).await;
     let ev = event("OrderShipped", Some(OrderId::new()));
-    env.app.handle(&ev, deadline()).await.unwrap();
+    env.app.on_event(&ev, deadline()).await.unwrap();
     assert_eq!(
         env.ddb_requests.snapshot(),
         counts(&[("GetItem", 1), ("PutItem", 2), ("UpdateItem", 1)]),
         "claim, message check, message record, complete"
     );
     env.ddb_requests.reset();
-    env.app.handle(&ev, deadline()).await.unwrap();
+    env.app.on_event(&ev, deadline()).await.unwrap();
     assert_eq!(env.ddb_requests.snapshot(), counts(&[("PutItem", 1)]));
 }
 
@@ -254,9 +262,9 @@ async fn a_new_event_costs_four_dynamodb_requests_and_a_duplicate_one() {
 async fn ten_sequential_duplicates_send_one_email() {
     let env = env(true).await;
     let ev = event("OrderPlaced", Some(OrderId::new()));
-    let first = env.app.handle(&ev, deadline()).await.unwrap();
+    let first = env.app.on_event(&ev, deadline()).await.unwrap();
     for _ in 0..9 {
-        assert_eq!(env.app.handle(&ev, deadline()).await.unwrap(), first);
+        assert_eq!(env.app.on_event(&ev, deadline()).await.unwrap(), first);
     }
     assert_eq!(env.send_emails(), 1);
     assert_eq!(env.messages().await, 1);
@@ -278,7 +286,7 @@ async fn sixty_four_concurrent_duplicates_send_one_email() {
     let tasks: Vec<_> = (0..64)
         .map(|_| {
             let (app, ev) = (env.app.clone(), ev.clone());
-            tokio::spawn(async move { app.handle(&ev, deadline()).await })
+            tokio::spawn(async move { app.on_event(&ev, deadline()).await })
         })
         .collect();
     let mut retry = 0;
@@ -286,7 +294,7 @@ async fn sixty_four_concurrent_duplicates_send_one_email() {
         match t.unwrap() {
             Ok(out) => assert_eq!(out["template"], "membership-signed-up"),
             Err(e) => {
-                assert!(e.retryable, "{e}");
+                assert!(e.is_retryable(), "{e}");
                 retry += 1;
             }
         }
@@ -294,7 +302,7 @@ async fn sixty_four_concurrent_duplicates_send_one_email() {
     assert!(retry < 64, "one invocation sent the email");
     // Lambda retries the ones that met the claim in progress: they are answered from it.
     for _ in 0..retry {
-        env.app.handle(&ev, deadline()).await.unwrap();
+        env.app.on_event(&ev, deadline()).await.unwrap();
     }
     assert_eq!(env.send_emails(), 1, "exactly one SendEmail");
     assert_eq!(env.messages().await, 1);
@@ -307,33 +315,33 @@ async fn cancel_after_an_outcome_states_it_and_a_late_outcome_sends_nothing() {
     let stopped = OrderId::new();
     let out = env
         .app
-        .handle(&event("FulfillmentCanceled", Some(stopped)), deadline())
+        .on_event(&event("FulfillmentCanceled", Some(stopped)), deadline())
         .await
         .unwrap();
     assert_eq!(out, json!({"outcome": "CANCELED"}));
     assert_eq!(env.send_emails(), 0, "an outcome sends no email");
     env.app
-        .handle(&event("OrderCanceled", Some(stopped)), deadline())
+        .on_event(&event("OrderCanceled", Some(stopped)), deadline())
         .await
         .unwrap();
 
     let left = OrderId::new();
     env.app
-        .handle(&event("FulfillmentCancelRejected", Some(left)), deadline())
+        .on_event(&event("FulfillmentCancelRejected", Some(left)), deadline())
         .await
         .unwrap();
     env.app
-        .handle(&event("OrderCanceled", Some(left)), deadline())
+        .on_event(&event("OrderCanceled", Some(left)), deadline())
         .await
         .unwrap();
 
     let late = OrderId::new();
     env.app
-        .handle(&event("OrderCanceled", Some(late)), deadline())
+        .on_event(&event("OrderCanceled", Some(late)), deadline())
         .await
         .unwrap();
     env.app
-        .handle(&event("FulfillmentCanceled", Some(late)), deadline())
+        .on_event(&event("FulfillmentCanceled", Some(late)), deadline())
         .await
         .unwrap();
 
@@ -371,7 +379,7 @@ async fn cancel_after_an_outcome_states_it_and_a_late_outcome_sends_nothing() {
 async fn a_malformed_event_goes_to_the_dead_letter_queue_with_its_reason() {
     let env = env(true).await;
     let ev = fixture("events/notifications/OrderPlaced-invalid-quantity.json");
-    let out = env.app.handle(&ev, deadline()).await.unwrap();
+    let out = env.app.on_event(&ev, deadline()).await.unwrap();
     assert!(out["deadLettered"].is_string());
     let dead = drain_queue(&env.sqs, &env.dlq).await;
     assert_eq!(dead.len(), 1);
@@ -387,7 +395,7 @@ async fn a_malformed_event_goes_to_the_dead_letter_queue_with_its_reason() {
 async fn an_unverified_sender_is_a_permanent_failure_and_goes_to_the_dead_letter_queue() {
     let env = env(false).await;
     let ev = event("OrderShipped", Some(OrderId::new()));
-    let out = env.app.handle(&ev, deadline()).await.unwrap();
+    let out = env.app.on_event(&ev, deadline()).await.unwrap();
     let reason = out["deadLettered"].as_str().expect("dead-lettered");
     assert!(reason.contains("email rejected"), "{reason}");
     assert!(reason.contains("not verified"), "{reason}");
@@ -413,4 +421,182 @@ async fn an_unverified_sender_is_a_permanent_failure_and_goes_to_the_dead_letter
         .unwrap()
         .item;
     assert!(claim.is_none());
+}
+
+/// What the fake SES answers to one request: status, `x-amzn-errortype` (the error
+/// code of a REST-JSON service), JSON body.
+type Answer = (u16, Option<&'static str>, Value);
+
+/// A tiny HTTP/1.1 server standing in for SES v2: it answers the requests it gets with
+/// the scripted answers, in order, and counts them. moto's SES accepts or refuses by
+/// identity only; this one gives the exact codes and statuses SES gives.
+struct FakeSes {
+    url: String,
+    answers: Arc<Mutex<std::collections::VecDeque<Answer>>>,
+    requests: Arc<Mutex<u32>>,
+}
+
+impl FakeSes {
+    async fn start() -> Self {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let answers: Arc<Mutex<std::collections::VecDeque<Answer>>> = Arc::default();
+        let requests = Arc::new(Mutex::new(0));
+        let (script, count) = (answers.clone(), requests.clone());
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (script, count) = (script.clone(), count.clone());
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut read = BufReader::new(read);
+                    loop {
+                        // Headers, then a body of content-length bytes.
+                        let mut length = 0usize;
+                        loop {
+                            let mut line = String::new();
+                            if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let line = line.trim_end();
+                            if line.is_empty() {
+                                break;
+                            }
+                            if let Some((name, value)) = line.split_once(':')
+                                && name.eq_ignore_ascii_case("content-length")
+                            {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        if read.read_exact(&mut body).await.is_err() {
+                            return;
+                        }
+                        *count.lock().unwrap() += 1;
+                        let (status, code, body) = script.lock().unwrap().pop_front().unwrap_or((
+                            200,
+                            None,
+                            json!({"MessageId": "fake-message"}),
+                        ));
+                        let text = body.to_string();
+                        let code = code
+                            .map(|c| format!("x-amzn-errortype: {c}\r\n"))
+                            .unwrap_or_default();
+                        let head = format!(
+                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{code}content-length: {}\r\nx-amzn-requestid: {}\r\n\r\n",
+                            text.len(),
+                            uuid::Uuid::new_v4()
+                        );
+                        if write.write_all(head.as_bytes()).await.is_err()
+                            || write.write_all(text.as_bytes()).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            url,
+            answers,
+            requests,
+        }
+    }
+
+    fn answer(&self, answer: Answer) {
+        self.answers.lock().unwrap().push_back(answer);
+    }
+
+    fn requests(&self) -> u32 {
+        *self.requests.lock().unwrap()
+    }
+}
+
+/// The app with moto's tables and queue and the fake SES. The SDK's own retries are off,
+/// so that every SendEmail the fake counts is one the handler made.
+async fn env_with_fake_ses(fake: &FakeSes) -> Env {
+    let mut env = env(false).await;
+    let sdk = sdk_config().await;
+    let ses = aws_sdk_sesv2::Client::from_conf(
+        aws_sdk_sesv2::config::Builder::from(&sdk)
+            .endpoint_url(&fake.url)
+            .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let settings = Settings {
+        idempotency_table: env.tables["IdempotencyTable"].clone(),
+        notifications_table: env.tables["NotificationsTable"].clone(),
+        dead_letter_queue_url: env.dlq.clone(),
+        sender: "shop@eventmart.test".parse().unwrap(),
+    };
+    env.app = Arc::new(notifications::build_with(
+        Clients {
+            dynamodb: env.ddb.clone(),
+            ses,
+            sqs: env.sqs.clone(),
+        },
+        &settings,
+    ));
+    env
+}
+
+#[tokio::test]
+async fn ses_message_rejected_is_dead_lettered_once_and_not_retried() {
+    let fake = FakeSes::start().await;
+    let env = env_with_fake_ses(&fake).await;
+    fake.answer((
+        400,
+        Some("MessageRejected"),
+        json!({"message": "Email address is not verified. The following identities failed the check in region US-EAST-1: ada@example.com"}),
+    ));
+    let ev = event("OrderPlaced", Some(OrderId::new()));
+    // Ok: Lambda takes the invocation as done and does not retry it.
+    let out = env.app.on_event(&ev, deadline()).await.unwrap();
+    let reason = out["deadLettered"].as_str().expect("dead-lettered");
+    assert!(reason.contains("email rejected"), "{reason}");
+    assert!(reason.contains("MessageRejected"), "{reason}");
+    assert!(reason.contains("<recipient>"), "{reason}");
+    assert!(
+        !reason.contains("ada@example.com"),
+        "the address is redacted"
+    );
+    assert_eq!(fake.requests(), 1, "SES was asked once");
+    let dead = drain_queue(&env.sqs, &env.dlq).await;
+    assert_eq!(dead.len(), 1, "dead-lettered once");
+    assert_eq!(dead[0]["function"], "notifications");
+    assert_eq!(dead[0]["reason"], reason);
+    assert_eq!(dead[0]["event"], ev);
+    assert!(
+        env.message(&event_id(&ev)).await.is_none(),
+        "nothing recorded"
+    );
+}
+
+#[tokio::test]
+async fn ses_503_is_an_error_for_lambda_to_retry_and_the_retry_sends() {
+    let fake = FakeSes::start().await;
+    let env = env_with_fake_ses(&fake).await;
+    // No error code: the status decides, and a 5xx is transient.
+    fake.answer((503, None, json!({"message": "Service Unavailable"})));
+    let ev = event("OrderShipped", Some(OrderId::new()));
+    let err = env.app.on_event(&ev, deadline()).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(
+        err.to_string().contains("email provider unavailable"),
+        "{err}"
+    );
+    assert_eq!(fake.requests(), 1);
+    assert!(
+        drain_queue(&env.sqs, &env.dlq).await.is_empty(),
+        "not dead-lettered"
+    );
+    assert!(env.message(&event_id(&ev)).await.is_none());
+
+    // Lambda's retry: the claim was released, SES accepts, the email goes out once.
+    let out = env.app.on_event(&ev, deadline()).await.unwrap();
+    assert_eq!(out["sesMessageId"], "fake-message");
+    assert_eq!(fake.requests(), 2);
+    let item = env.message(&event_id(&ev)).await.expect("message record");
+    assert_eq!(s(&item, "sesMessageId"), "fake-message");
+    assert!(drain_queue(&env.sqs, &env.dlq).await.is_empty());
 }
