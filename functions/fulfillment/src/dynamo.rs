@@ -2,15 +2,16 @@
 //! records in IDEMPOTENCY_TABLE, all committed through the shared [`DynamoStore`].
 
 use crate::domain::{Change, Recipient, Shipment, State, Status};
-use crate::{Ledger, LedgerError};
+use crate::ports::{Ledger, LedgerError};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use dynamodb_idempotency::{Claim, DynamoStore, EpochMillis, Record, Store, StoreError};
+use eventmart_shared::dynamo::{Item, s};
 use eventmart_shared::events::{OrderId, format_time};
 use eventmart_shared::outbox;
-use std::collections::HashMap;
 
 /// Attribute names of a shipment item (docs/services.md).
 pub mod attr {
@@ -72,14 +73,11 @@ impl Ledger for DynamoLedger {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(attr::PK, s(&shipment_key(order_id)))
+            .key(attr::PK, s(shipment_key(order_id)))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| LedgerError::Unavailable {
-                retryable: is_retryable(&e),
-                message: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
-            })?;
+            .map_err(|e| sdk_error(&e))?;
         out.item.map(|item| from_item(order_id, &item)).transpose()
     }
 
@@ -124,28 +122,23 @@ impl Store for DynamoLedger {
     }
 }
 
-/// A request DynamoDB rejected as malformed or unauthorised fails the same way again.
-fn is_retryable<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    !matches!(e, SdkError::ConstructionFailure(_))
-        && !matches!(
-            e.code(),
-            Some(
-                "ValidationException"
-                    | "ResourceNotFoundException"
-                    | "AccessDeniedException"
-                    | "UnrecognizedClientException"
-            )
-        )
+/// An SDK failure in the one classification every adapter shares.
+fn sdk_error<E>(e: &SdkError<E, HttpResponse>) -> LedgerError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let message = retryable::sdk::describe(e);
+    if retryable::sdk::is_retryable(e) {
+        LedgerError::Unavailable(message)
+    } else {
+        LedgerError::Refused(message)
+    }
 }
 
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
-
-pub fn to_item(shipment: &Shipment) -> HashMap<String, AttributeValue> {
-    let mut item = HashMap::from([
-        (attr::PK.to_owned(), s(&shipment_key(shipment.order_id))),
-        (attr::ORDER_ID.to_owned(), s(&shipment.order_id.to_string())),
+pub fn to_item(shipment: &Shipment) -> Item {
+    let mut item = Item::from([
+        (attr::PK.to_owned(), s(shipment_key(shipment.order_id))),
+        (attr::ORDER_ID.to_owned(), s(shipment.order_id.to_string())),
         (attr::STATUS.to_owned(), s(shipment.state.status().as_str())),
         (
             attr::TOMBSTONE.to_owned(),
@@ -153,21 +146,18 @@ pub fn to_item(shipment: &Shipment) -> HashMap<String, AttributeValue> {
         ),
         (
             attr::UPDATED_AT.to_owned(),
-            s(&format_time(shipment.updated_at)),
+            s(format_time(shipment.updated_at)),
         ),
     ]);
     if let Some(r) = shipment.state.recipient() {
-        item.insert(attr::CUSTOMER_ID.to_owned(), s(&r.customer_id.to_string()));
+        item.insert(attr::CUSTOMER_ID.to_owned(), s(r.customer_id.to_string()));
         item.insert(attr::EMAIL.to_owned(), s(r.email.as_str()));
     }
     item
 }
 
 /// Reads a shipment item; one that breaks the layout is reported, never guessed at.
-pub fn from_item(
-    order_id: OrderId,
-    item: &HashMap<String, AttributeValue>,
-) -> Result<Shipment, LedgerError> {
+pub fn from_item(order_id: OrderId, item: &Item) -> Result<Shipment, LedgerError> {
     let corrupt = |reason: String| LedgerError::Corrupt { order_id, reason };
     let get = |a: &str| item.get(a).and_then(|v| v.as_s().ok());
     let status = get(attr::STATUS)

@@ -1,134 +1,14 @@
-//! Unit tests of the handler over an in-memory ledger with DynamoDB's conditions.
+//! Unit tests of the handler over the in-memory ledger, which keeps DynamoDB's conditions.
 
-use super::*;
-use crate::domain::{State, Status};
-use dynamodb_idempotency::{Claim, EpochMillis, Record};
+use crate::app::App;
+use crate::domain::{self, State, Status};
+use crate::memory::MemoryLedger;
+use crate::ports::LedgerError;
 use eventmart_shared::consumer::InMemoryDeadLetters;
-use eventmart_shared::events::EventId;
-use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-#[derive(Default)]
-struct Inner {
-    records: HashMap<String, Record>,
-    shipments: HashMap<OrderId, Shipment>,
-    outbox: Vec<Event>,
-    /// Applied right after the next read: a concurrent writer between read and commit.
-    after_read: Option<Shipment>,
-}
-
-#[derive(Clone, Default)]
-struct MemoryLedger(Arc<Mutex<Inner>>);
-
-impl MemoryLedger {
-    fn shipment_now(&self, id: OrderId) -> Option<Shipment> {
-        self.0.lock().unwrap().shipments.get(&id).cloned()
-    }
-    fn outbox(&self) -> Vec<Event> {
-        self.0.lock().unwrap().outbox.clone()
-    }
-    fn interleave(&self, s: Shipment) {
-        self.0.lock().unwrap().after_read = Some(s);
-    }
-
-    /// All or nothing, like TransactWriteItems; `offset` is the index of the first write.
-    fn apply(inner: &mut Inner, writes: Vec<Change>, offset: usize) -> Result<(), StoreError> {
-        let failed: Vec<usize> = writes
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| match w {
-                Change::Put { shipment, expected } => {
-                    inner
-                        .shipments
-                        .get(&shipment.order_id)
-                        .map(|s| s.state.status())
-                        != *expected
-                }
-                Change::Emit(_) => false,
-            })
-            .map(|(i, _)| i + offset)
-            .collect();
-        if !failed.is_empty() {
-            return Err(StoreError {
-                message: "transaction canceled".into(),
-                retryable: true,
-                conditions_failed: failed,
-            });
-        }
-        for w in writes {
-            match w {
-                Change::Put { shipment, .. } => {
-                    inner.shipments.insert(shipment.order_id, shipment);
-                }
-                Change::Emit(e) => inner.outbox.push(e),
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Ledger for MemoryLedger {
-    async fn shipment(&self, order_id: OrderId) -> Result<Option<Shipment>, LedgerError> {
-        let mut inner = self.0.lock().unwrap();
-        let read = inner.shipments.get(&order_id).cloned();
-        if let Some(s) = inner.after_read.take() {
-            inner.shipments.insert(s.order_id, s);
-        }
-        Ok(read)
-    }
-
-    fn writes(&self, changes: Vec<Change>, _now: DateTime<Utc>) -> Vec<Change> {
-        changes
-    }
-}
-
-impl Store for MemoryLedger {
-    type Write = Change;
-
-    async fn claim(&self, record: &Record, now: EpochMillis) -> Result<Claim, StoreError> {
-        let mut inner = self.0.lock().unwrap();
-        match inner.records.get(&record.key) {
-            Some(old) if !old.is_expired(now) => Ok(Claim::Exists(old.clone())),
-            _ => {
-                inner.records.insert(record.key.clone(), record.clone());
-                Ok(Claim::Claimed)
-            }
-        }
-    }
-
-    async fn complete(&self, record: &Record) -> Result<(), StoreError> {
-        let mut inner = self.0.lock().unwrap();
-        inner.records.insert(record.key.clone(), record.clone());
-        Ok(())
-    }
-
-    async fn release(&self, key: &str) -> Result<(), StoreError> {
-        self.0.lock().unwrap().records.remove(key);
-        Ok(())
-    }
-
-    async fn write(&self, writes: Vec<Change>) -> Result<(), StoreError> {
-        Self::apply(&mut self.0.lock().unwrap(), writes, 0)
-    }
-
-    async fn commit(
-        &self,
-        record: &Record,
-        writes: Vec<Change>,
-        now: EpochMillis,
-    ) -> Result<Claim, StoreError> {
-        let mut inner = self.0.lock().unwrap();
-        if let Some(old) = inner.records.get(&record.key)
-            && !old.is_expired(now)
-        {
-            return Ok(Claim::Exists(old.clone()));
-        }
-        Self::apply(&mut inner, writes, 1)?;
-        inner.records.insert(record.key.clone(), record.clone());
-        Ok(Claim::Claimed)
-    }
-}
+use eventmart_shared::events::{Event, EventId, OrderId};
+use lambda_http::{Body, Request, Response};
+use retryable::Retryable;
+use serde_json::{Value, json};
 
 type TestApp = App<MemoryLedger, InMemoryDeadLetters>;
 
@@ -189,7 +69,7 @@ async fn order_placed_prepares_a_shipment_and_starts_fulfillment() {
     let (app, ledger) = app();
     let order = OrderId::new();
     let placed = event("OrderPlaced", order);
-    let out = app.event(&placed).await.unwrap();
+    let out = app.on_event(&placed).await.unwrap();
     assert_eq!(out["outcome"], "prepared");
     let s = ledger.shipment_now(order).unwrap();
     let State::Preparing(r) = &s.state else {
@@ -211,12 +91,12 @@ async fn a_duplicate_order_placed_changes_nothing_more() {
     let (app, ledger) = app();
     let order = OrderId::new();
     let placed = event("OrderPlaced", order);
-    let first = app.event(&placed).await.unwrap();
-    let second = app.event(&placed).await.unwrap();
+    let first = app.on_event(&placed).await.unwrap();
+    let second = app.on_event(&placed).await.unwrap();
     assert_eq!(first, second);
     assert_eq!(ledger.outbox().len(), 1);
     // A different event about an order already in preparation does nothing either.
-    let again = app.event(&event("OrderPlaced", order)).await.unwrap();
+    let again = app.on_event(&event("OrderPlaced", order)).await.unwrap();
     assert_eq!(again["outcome"], "alreadyExists");
     assert_eq!(ledger.outbox().len(), 1);
 }
@@ -225,7 +105,7 @@ async fn a_duplicate_order_placed_changes_nothing_more() {
 async fn a_cancel_before_its_order_leaves_a_tombstone_the_order_cannot_pass() {
     let (app, ledger) = app();
     let order = OrderId::new();
-    let out = app.event(&event("OrderCanceled", order)).await.unwrap();
+    let out = app.on_event(&event("OrderCanceled", order)).await.unwrap();
     assert_eq!(out["outcome"], "tombstoned");
     let s = ledger.shipment_now(order).unwrap();
     assert_eq!(
@@ -235,7 +115,7 @@ async fn a_cancel_before_its_order_leaves_a_tombstone_the_order_cannot_pass() {
             tombstone: true
         }
     );
-    let out = app.event(&event("OrderPlaced", order)).await.unwrap();
+    let out = app.on_event(&event("OrderPlaced", order)).await.unwrap();
     assert_eq!(out["outcome"], "lateOrderAbsorbed");
     assert_eq!(
         ledger.shipment_now(order).unwrap().state.status(),
@@ -248,9 +128,9 @@ async fn a_cancel_before_its_order_leaves_a_tombstone_the_order_cannot_pass() {
 async fn cancel_reverses_a_preparing_shipment_once() {
     let (app, ledger) = app();
     let order = OrderId::new();
-    app.event(&event("OrderPlaced", order)).await.unwrap();
+    app.on_event(&event("OrderPlaced", order)).await.unwrap();
     let cancel = event("OrderCanceled", order);
-    assert_eq!(app.event(&cancel).await.unwrap()["outcome"], "canceled");
+    assert_eq!(app.on_event(&cancel).await.unwrap()["outcome"], "canceled");
     let s = ledger.shipment_now(order).unwrap();
     assert!(matches!(
         s.state,
@@ -259,7 +139,7 @@ async fn cancel_reverses_a_preparing_shipment_once() {
             tombstone: false
         }
     ));
-    let again = app.event(&event("OrderCanceled", order)).await.unwrap();
+    let again = app.on_event(&event("OrderCanceled", order)).await.unwrap();
     assert_eq!(again["outcome"], "alreadyCanceled");
     let outbox = ledger.outbox();
     assert_eq!(
@@ -276,12 +156,12 @@ async fn cancel_reverses_a_preparing_shipment_once() {
 async fn cancel_after_ship_is_rejected_and_the_shipment_stays_shipped() {
     let (app, ledger) = app();
     let order = OrderId::new();
-    app.event(&event("OrderPlaced", order)).await.unwrap();
+    app.on_event(&event("OrderPlaced", order)).await.unwrap();
     let resp = app
-        .http(request("POST", &format!("/fulfillments/{order}/ship"), &[]))
+        .handle(request("POST", &format!("/fulfillments/{order}/ship"), &[]))
         .await;
     assert_eq!(resp.status(), 200);
-    let out = app.event(&event("OrderCanceled", order)).await.unwrap();
+    let out = app.on_event(&event("OrderCanceled", order)).await.unwrap();
     assert_eq!(out["outcome"], "cancelRejected");
     assert_eq!(
         ledger.shipment_now(order).unwrap().state.status(),
@@ -306,14 +186,14 @@ async fn cancel_after_ship_is_rejected_and_the_shipment_stays_shipped() {
 async fn a_concurrent_ship_between_read_and_commit_makes_the_cancel_decide_again() {
     let (app, ledger) = app();
     let order = OrderId::new();
-    app.event(&event("OrderPlaced", order)).await.unwrap();
+    app.on_event(&event("OrderPlaced", order)).await.unwrap();
     let mut shipped = ledger.shipment_now(order).unwrap();
     let State::Preparing(r) = shipped.state.clone() else {
         unreachable!()
     };
     shipped.state = State::Shipped(r);
     ledger.interleave(shipped);
-    let out = app.event(&event("OrderCanceled", order)).await.unwrap();
+    let out = app.on_event(&event("OrderCanceled", order)).await.unwrap();
     assert_eq!(out["outcome"], "cancelRejected");
     assert_eq!(
         ledger.shipment_now(order).unwrap().state.status(),
@@ -330,10 +210,10 @@ async fn malformed_and_foreign_events_are_dead_lettered_with_their_reason() {
     let (app, ledger) = app();
     let mut bad = event("OrderPlaced", OrderId::new());
     bad["detail"]["data"]["items"][0]["quantity"] = json!(0);
-    let out = app.event(&bad).await.unwrap();
+    let out = app.on_event(&bad).await.unwrap();
     assert!(out["deadLettered"].as_str().unwrap().contains("quantity"));
     let shipped = sample("OrderShipped");
-    app.event(&shipped).await.unwrap();
+    app.on_event(&shipped).await.unwrap();
     let dead = app.dlq.messages.lock().unwrap().clone();
     assert_eq!(dead.len(), 2);
     assert_eq!(dead[0]["function"], "fulfillment");
@@ -351,18 +231,51 @@ async fn malformed_and_foreign_events_are_dead_lettered_with_their_reason() {
 }
 
 #[tokio::test]
+async fn a_permanent_ledger_error_is_dead_lettered_and_a_transient_one_retried() {
+    let (app, ledger) = app();
+    let order = OrderId::new();
+    ledger.fail_reads(Some(LedgerError::Corrupt {
+        order_id: order,
+        reason: "`status` is missing or unknown".into(),
+    }));
+    let out = app.on_event(&event("OrderPlaced", order)).await.unwrap();
+    assert!(
+        out["deadLettered"].as_str().unwrap().contains("malformed"),
+        "{out}"
+    );
+    ledger.fail_reads(Some(LedgerError::Refused(
+        "ResourceNotFoundException".into(),
+    )));
+    let out = app.on_event(&event("OrderCanceled", order)).await.unwrap();
+    assert!(out["deadLettered"].as_str().unwrap().contains("refused"));
+    let dead = app.dlq.messages.lock().unwrap().clone();
+    assert_eq!(dead.len(), 2);
+    assert!(dead.iter().all(|d| d["retryable"] == false));
+
+    ledger.fail_reads(Some(LedgerError::Unavailable("ThrottlingException".into())));
+    let placed = event("OrderPlaced", order);
+    let err = app.on_event(&placed).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(app.dlq.messages.lock().unwrap().len(), 2);
+    // The failed attempt left no claim behind: the retry runs the handler.
+    ledger.fail_reads(None);
+    assert_eq!(app.on_event(&placed).await.unwrap()["outcome"], "prepared");
+    assert_eq!(types(&ledger.outbox()), ["FulfillmentStarted"]);
+}
+
+#[tokio::test]
 async fn ship_marks_shipped_once_and_answers_the_shipment() {
     let (app, ledger) = app();
     let order = OrderId::new();
-    app.event(&event("OrderPlaced", order)).await.unwrap();
+    app.on_event(&event("OrderPlaced", order)).await.unwrap();
     let path = format!("/fulfillments/{order}/ship");
-    let first = app.http(request("POST", &path, &[])).await;
+    let first = app.handle(request("POST", &path, &[])).await;
     assert_eq!(first.status(), 200);
     let b = body(&first);
     assert_eq!(b["orderId"], order.to_string());
     assert_eq!(b["status"], "SHIPPED");
     assert!(b["updatedAt"].is_string());
-    let second = app.http(request("POST", &path, &[])).await;
+    let second = app.handle(request("POST", &path, &[])).await;
     assert_eq!(second.status(), 200);
     assert_eq!(body(&second)["status"], "SHIPPED");
     let outbox = ledger.outbox();
@@ -374,7 +287,7 @@ async fn ship_marks_shipped_once_and_answers_the_shipment() {
     assert_eq!(e.data.customer_id.to_string(), "cust-42");
     assert_eq!(e.data.email.as_str(), "ada@example.com");
     let got = app
-        .http(request("GET", &format!("/fulfillments/{order}"), &[]))
+        .handle(request("GET", &format!("/fulfillments/{order}"), &[]))
         .await;
     assert_eq!(got.status(), 200);
     assert_eq!(body(&got), b);
@@ -384,15 +297,15 @@ async fn ship_marks_shipped_once_and_answers_the_shipment() {
 async fn ship_refuses_canceled_and_unknown_shipments() {
     let (app, _) = app();
     let order = OrderId::new();
-    app.event(&event("OrderCanceled", order)).await.unwrap();
+    app.on_event(&event("OrderCanceled", order)).await.unwrap();
     let resp = app
-        .http(request("POST", &format!("/fulfillments/{order}/ship"), &[]))
+        .handle(request("POST", &format!("/fulfillments/{order}/ship"), &[]))
         .await;
     assert_eq!(resp.status(), 409);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let unknown = OrderId::new();
     let resp = app
-        .http(request(
+        .handle(request(
             "POST",
             &format!("/fulfillments/{unknown}/ship"),
             &[],
@@ -400,7 +313,7 @@ async fn ship_refuses_canceled_and_unknown_shipments() {
         .await;
     assert_eq!(resp.status(), 404);
     let resp = app
-        .http(request("GET", &format!("/fulfillments/{unknown}"), &[]))
+        .handle(request("GET", &format!("/fulfillments/{unknown}"), &[]))
         .await;
     assert_eq!(resp.status(), 404);
 }
@@ -409,16 +322,16 @@ async fn ship_refuses_canceled_and_unknown_shipments() {
 async fn ship_with_an_idempotency_key_replays_the_first_answer() {
     let (app, ledger) = app();
     let order = OrderId::new();
-    app.event(&event("OrderPlaced", order)).await.unwrap();
+    app.on_event(&event("OrderPlaced", order)).await.unwrap();
     let path = format!("/fulfillments/{order}/ship");
     let h = [("idempotency-key", "ship-1")];
-    let first = app.http(request("POST", &path, &h)).await;
-    let second = app.http(request("POST", &path, &h)).await;
+    let first = app.handle(request("POST", &path, &h)).await;
+    let second = app.handle(request("POST", &path, &h)).await;
     assert_eq!(first.status(), 200);
     assert_eq!(body(&first), body(&second));
     assert_eq!(ledger.outbox().len(), 2);
     let bad = app
-        .http(request("POST", &path, &[("idempotency-key", "")]))
+        .handle(request("POST", &path, &[("idempotency-key", "")]))
         .await;
     assert_eq!(bad.status(), 400);
 }
@@ -426,20 +339,46 @@ async fn ship_with_an_idempotency_key_replays_the_first_answer() {
 #[tokio::test]
 async fn client_mistakes_get_problems_not_server_errors() {
     let (app, _) = app();
-    let resp = app.http(request("DELETE", "/fulfillments/x", &[])).await;
+    let resp = app.handle(request("DELETE", "/fulfillments/x", &[])).await;
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "GET");
     let order = OrderId::new();
     let resp = app
-        .http(request("GET", &format!("/fulfillments/{order}/ship"), &[]))
+        .handle(request("GET", &format!("/fulfillments/{order}/ship"), &[]))
         .await;
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "POST");
-    let resp = app
-        .http(request("GET", "/fulfillments/not-a-uuid", &[]))
-        .await;
-    assert_eq!(resp.status(), 422);
-    assert_eq!(body(&resp)["errors"][0]["field"], "orderId");
-    let resp = app.http(request("GET", "/elsewhere", &[])).await;
+    let resp = app.handle(request("GET", "/elsewhere", &[])).await;
     assert_eq!(resp.status(), 404);
+    assert_eq!(body(&resp)["detail"], "no route for /elsewhere");
+}
+
+#[tokio::test]
+async fn a_malformed_order_id_in_the_path_is_an_unknown_shipment() {
+    let (app, ledger) = app();
+    let unknown = OrderId::new();
+    let unknown_get = app
+        .handle(request("GET", &format!("/fulfillments/{unknown}"), &[]))
+        .await;
+    for (method, path) in [
+        ("GET", "/fulfillments/not-a-uuid"),
+        ("POST", "/fulfillments/not-a-uuid/ship"),
+        ("POST", "/fulfillments/42/ship"),
+    ] {
+        let resp = app.handle(request(method, path, &[])).await;
+        assert_eq!(resp.status(), 404, "{method} {path}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        let b = body(&resp);
+        assert_eq!(b["type"], body(&unknown_get)["type"], "{method} {path}");
+        assert!(b.get("errors").is_none(), "{method} {path}: {b}");
+    }
+    let resp = app
+        .handle(request(
+            "POST",
+            "/fulfillments/not-a-uuid/ship",
+            &[("idempotency-key", "ship-bad-id")],
+        ))
+        .await;
+    assert_eq!(resp.status(), 404);
+    assert!(ledger.outbox().is_empty());
 }

@@ -1,11 +1,12 @@
 //! The fulfillment function against a real DynamoDB- and SQS-compatible server (moto).
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use eventmart_shared::consumer::SqsDeadLetters;
 use eventmart_shared::events::{EventId, OrderId};
-use eventmart_tests::{create_queue, create_tables, drain_queue, dynamodb, fixture, sqs};
-use fulfillment::App;
-use fulfillment::dynamo::DynamoLedger;
+use eventmart_shared::lambda::Function;
+use eventmart_tests::{
+    create_queue, create_tables, drain_queue, dynamodb, fixture, sdk_config, sqs,
+};
+use fulfillment::app::{self, Deployed, Settings};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 type Item = HashMap<String, AttributeValue>;
 
 struct Env {
-    app: Arc<App<DynamoLedger, SqsDeadLetters>>,
+    app: Arc<Deployed>,
     client: aws_sdk_dynamodb::Client,
     table: String,
     sqs: aws_sdk_sqs::Client,
@@ -27,12 +28,13 @@ async fn env() -> Env {
     let sqs = sqs().await;
     let dlq = create_queue(&sqs, "fulfillment-dlq").await;
     let table = tables["FulfillmentTable"].clone();
-    let app = App::dynamo(
-        client.clone(),
-        sqs.clone(),
-        &table,
-        &tables["IdempotencyTable"],
-        &dlq,
+    let app = app::build(
+        &sdk_config().await,
+        &Settings {
+            fulfillment_table: table.clone(),
+            idempotency_table: tables["IdempotencyTable"].clone(),
+            dead_letter_queue_url: dlq.clone(),
+        },
     );
     Env {
         app: Arc::new(app),
@@ -105,7 +107,7 @@ impl Env {
     async fn post_ship(&self, order: OrderId) -> (u16, Value) {
         let req =
             eventmart_tests::http_request("POST", &format!("/fulfillments/{order}/ship"), None);
-        eventmart_tests::response_json(&self.app.http(req).await)
+        eventmart_tests::response_json(&self.app.handle(req).await)
     }
 }
 
@@ -114,7 +116,7 @@ async fn order_placed_prepares_the_shipment_with_its_outbox_item() {
     let env = env().await;
     let order = OrderId::new();
     let placed = event("OrderPlaced", order);
-    let out = env.app.event(&placed).await.unwrap();
+    let out = env.app.on_event(&placed).await.unwrap();
     assert_eq!(out["outcome"], "prepared");
     let item = env.shipment(order).await.unwrap();
     assert_eq!(s(&item, "status"), "PREPARING");
@@ -142,15 +144,15 @@ async fn duplicates_even_64_concurrent_ones_prepare_one_shipment_and_one_event()
     let env = env().await;
     let order = OrderId::new();
     let placed = event("OrderPlaced", order);
-    let first = env.app.event(&placed).await.unwrap();
-    assert_eq!(env.app.event(&placed).await.unwrap(), first);
+    let first = env.app.on_event(&placed).await.unwrap();
+    assert_eq!(env.app.on_event(&placed).await.unwrap(), first);
 
     let concurrent_order = OrderId::new();
     let concurrent = event("OrderPlaced", concurrent_order);
     let results = futures::future::join_all((0..64).map(|_| {
         let app = env.app.clone();
         let ev = concurrent.clone();
-        tokio::spawn(async move { app.event(&ev).await })
+        tokio::spawn(async move { app.on_event(&ev).await })
     }))
     .await;
     let outcomes: Vec<Value> = results
@@ -175,13 +177,21 @@ async fn duplicates_even_64_concurrent_ones_prepare_one_shipment_and_one_event()
 async fn a_cancel_before_its_order_wins() {
     let env = env().await;
     let order = OrderId::new();
-    let out = env.app.event(&event("OrderCanceled", order)).await.unwrap();
+    let out = env
+        .app
+        .on_event(&event("OrderCanceled", order))
+        .await
+        .unwrap();
     assert_eq!(out["outcome"], "tombstoned");
     let item = env.shipment(order).await.unwrap();
     assert_eq!(s(&item, "status"), "CANCELED");
     assert_eq!(item["tombstone"], AttributeValue::Bool(true));
     assert!(!item.contains_key("email"));
-    let late = env.app.event(&event("OrderPlaced", order)).await.unwrap();
+    let late = env
+        .app
+        .on_event(&event("OrderPlaced", order))
+        .await
+        .unwrap();
     assert_eq!(late["outcome"], "lateOrderAbsorbed");
     assert_eq!(env.shipment(order).await.unwrap(), item);
     assert_eq!(env.outbox_types().await, ["FulfillmentCanceled"]);
@@ -192,13 +202,24 @@ async fn a_cancel_before_its_order_wins() {
 async fn cancel_reverses_a_preparing_shipment_and_ship_after_cancel_conflicts() {
     let env = env().await;
     let order = OrderId::new();
-    env.app.event(&event("OrderPlaced", order)).await.unwrap();
-    let out = env.app.event(&event("OrderCanceled", order)).await.unwrap();
+    env.app
+        .on_event(&event("OrderPlaced", order))
+        .await
+        .unwrap();
+    let out = env
+        .app
+        .on_event(&event("OrderCanceled", order))
+        .await
+        .unwrap();
     assert_eq!(out["outcome"], "canceled");
     let item = env.shipment(order).await.unwrap();
     assert_eq!(s(&item, "status"), "CANCELED");
     assert_eq!(item["tombstone"], AttributeValue::Bool(false));
-    let again = env.app.event(&event("OrderCanceled", order)).await.unwrap();
+    let again = env
+        .app
+        .on_event(&event("OrderCanceled", order))
+        .await
+        .unwrap();
     assert_eq!(again["outcome"], "alreadyCanceled");
     let (status, problem) = env.post_ship(order).await;
     assert_eq!(status, 409);
@@ -213,7 +234,10 @@ async fn cancel_reverses_a_preparing_shipment_and_ship_after_cancel_conflicts() 
 async fn ship_twice_emits_one_order_shipped_and_a_later_cancel_is_rejected() {
     let env = env().await;
     let order = OrderId::new();
-    env.app.event(&event("OrderPlaced", order)).await.unwrap();
+    env.app
+        .on_event(&event("OrderPlaced", order))
+        .await
+        .unwrap();
     let (status, first) = env.post_ship(order).await;
     assert_eq!(status, 200);
     assert_eq!(first["status"], "SHIPPED");
@@ -223,7 +247,7 @@ async fn ship_twice_emits_one_order_shipped_and_a_later_cancel_is_rejected() {
     assert_eq!(second, first);
     let (status, got) = eventmart_tests::response_json(
         &env.app
-            .http(eventmart_tests::http_request(
+            .handle(eventmart_tests::http_request(
                 "GET",
                 &format!("/fulfillments/{order}"),
                 None,
@@ -233,7 +257,7 @@ async fn ship_twice_emits_one_order_shipped_and_a_later_cancel_is_rejected() {
     assert_eq!((status, &got), (200, &first));
 
     let cancel = event("OrderCanceled", order);
-    let out = env.app.event(&cancel).await.unwrap();
+    let out = env.app.on_event(&cancel).await.unwrap();
     assert_eq!(out["outcome"], "cancelRejected");
     assert_eq!(s(&env.shipment(order).await.unwrap(), "status"), "SHIPPED");
     let outbox = env.outbox().await;
@@ -267,9 +291,19 @@ async fn unknown_shipments_are_404() {
     assert_eq!(env.post_ship(order).await.0, 404);
     let req = eventmart_tests::http_request("GET", &format!("/fulfillments/{order}"), None);
     assert_eq!(
-        eventmart_tests::response_json(&env.app.http(req).await).0,
+        eventmart_tests::response_json(&env.app.handle(req).await).0,
         404
     );
+    // A path id that is no order id is an unknown shipment too, never a 422.
+    for (method, path) in [
+        ("GET", "/fulfillments/nope"),
+        ("POST", "/fulfillments/nope/ship"),
+    ] {
+        let req = eventmart_tests::http_request(method, path, None);
+        let (status, problem) = eventmart_tests::response_json(&env.app.handle(req).await);
+        assert_eq!(status, 404, "{method} {path}");
+        assert_eq!(problem["type"], "urn:eventmart:problem:not-found");
+    }
     assert!(env.items().await.is_empty());
 }
 
@@ -278,7 +312,7 @@ async fn a_malformed_event_goes_to_the_dead_letter_queue_with_its_reason() {
     let env = env().await;
     let mut bad = event("OrderPlaced", OrderId::new());
     bad["detail"]["data"]["email"] = json!("not-an-email");
-    let out = env.app.event(&bad).await.unwrap();
+    let out = env.app.on_event(&bad).await.unwrap();
     assert!(out["deadLettered"].is_string());
     let dead = drain_queue(&env.sqs, &env.dlq).await;
     assert_eq!(dead.len(), 1);
@@ -299,20 +333,13 @@ async fn a_malformed_event_goes_to_the_dead_letter_queue_with_its_reason() {
 #[tokio::test]
 async fn the_sample_events_run_through_the_lambda_entry_point() {
     let env = env().await;
+    // Through the function's own dispatch, as the Lambda runtime calls it.
     let invoke = |payload: Value| {
         let app = env.app.clone();
         async move {
-            let http_app = app.clone();
-            eventmart_shared::lambda::http_or_event(
-                LambdaEvent::new(payload, Context::default()),
-                move |req| {
-                    let app = http_app.clone();
-                    async move { app.http(req).await }
-                },
-                |payload, _| async move { Ok(app.event(&payload).await?) },
-            )
-            .await
-            .unwrap()
+            app.invoke(LambdaEvent::new(payload, Context::default()))
+                .await
+                .unwrap()
         }
     };
     let out = invoke(fixture("events/eventbridge/OrderPlaced.json")).await;
@@ -334,4 +361,34 @@ async fn the_sample_events_run_through_the_lambda_entry_point() {
         3,
         "FulfillmentStarted, OrderShipped, FulfillmentCancelRejected"
     );
+}
+
+#[tokio::test]
+async fn a_missing_table_is_permanent_and_dead_letters_the_event() {
+    let env = env().await;
+    let (client, _) = dynamodb().await;
+    let tables = create_tables(&client).await;
+    let app = app::build(
+        &sdk_config().await,
+        &Settings {
+            fulfillment_table: format!("{}-missing", tables["FulfillmentTable"]),
+            idempotency_table: tables["IdempotencyTable"].clone(),
+            dead_letter_queue_url: env.dlq.clone(),
+        },
+    );
+    let placed = event("OrderPlaced", OrderId::new());
+    let out = app.on_event(&placed).await.unwrap();
+    assert!(out["deadLettered"].is_string(), "{out}");
+    let dead = drain_queue(&env.sqs, &env.dlq).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["retryable"], false);
+    assert!(
+        dead[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ResourceNotFoundException"),
+        "{}",
+        dead[0]
+    );
+    assert_eq!(dead[0]["event"], placed);
 }
