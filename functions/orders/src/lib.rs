@@ -1,99 +1,60 @@
 //! The orders function: `POST /orders`, `GET /orders/{orderId}`,
 //! `POST /orders/{orderId}/cancel` over HTTP, and `OrderShipped` from EventBridge.
 //!
-//! Every state change commits with its outbox item (`OrderPlaced`, `OrderCanceled`) in
-//! one DynamoDB transaction; nothing here calls EventBridge. The handler is generic over
-//! its ports ([`OrderRepository`], [`Store`], [`DeadLetters`]); [`App`] wires the real ones.
+//! | input | effect |
+//! | --- | --- |
+//! | `POST /orders` | a PLACED order (`ORDER#<orderId>`) and its `OrderPlaced`; 201 with `Location` |
+//! | `POST /orders/{orderId}/cancel` | PLACED → CANCELED and its `OrderCanceled`; 409 once canceled or shipped |
+//! | `GET /orders/{orderId}` | the order, read consistently |
+//! | `OrderShipped` | PLACED → SHIPPED; a canceled order stays CANCELED; an unknown order is dead-lettered |
+//!
+//! An id that does not parse is answered as an id that names nothing: 404,
+//! `order <id> does not exist`.
+//!
+//! # Guarantees
+//!
+//! * Placing and canceling commit with their outbox item in one DynamoDB transaction;
+//!   nothing here calls EventBridge (outbox-relay publishes from the table's stream). No
+//!   order is placed or canceled without its event, and no event is emitted for a change
+//!   that did not commit.
+//! * A cancel moves the order only while it is still PLACED (a condition of the
+//!   transaction): of concurrent cancels, or a cancel racing a shipment, one wins and
+//!   the others are answered 409.
+//! * A request with an `Idempotency-Key` commits its idempotency record in the same
+//!   transaction as its writes: its retries, for 24 hours, get the first answer (the 201
+//!   and its `Location`, or the refusal), and change nothing. The same key with another
+//!   body is 422; while the first request runs, 409 (retry shortly).
+//! * `OrderShipped` is applied exactly once per event id: its idempotency record commits
+//!   with the transition. A failure a retry can fix (throttling, a fault, no answer) goes
+//!   back to Lambda's asynchronous retries; one it cannot (an unknown order, a refused or
+//!   unbuildable request, an unreadable item) is dead-lettered with its reason.
+//!
+//! # Failure windows
+//!
+//! * The function dies, or the answer is lost, after the transaction committed: the
+//!   change and its event stand, and the client sees an error. With an
+//!   `Idempotency-Key` its retry gets the committed answer; without one, a retried
+//!   `POST /orders` places a second order, and a retried cancel gets 409.
+//! * A retry after the record expired (24 hours) is a new request.
+//! * An event reaches the bus when outbox-relay reads it from the stream, not when the
+//!   request is answered.
+//!
+//! The handler ([`App`]) is generic over its ports ([`OrderRepository`],
+//! [`dynamodb_idempotency::Store`], [`eventmart_shared::consumer::DeadLetters`]);
+//! [`app::build`] wires the real ones.
 
-mod api;
+pub mod app;
 pub mod domain;
 pub mod dynamo;
+mod events;
+mod http;
 pub mod ports;
-mod shipped;
 
+pub use app::{App, Deployed, FUNCTION, Settings};
 pub use domain::{Order, OrderStatus};
 pub use dynamo::DynamoOrders;
+pub use events::ShipError;
 pub use ports::{OrderRepository, RepoError};
-
-use dynamodb_idempotency::{Config, DynamoStore, Idempotency, Store};
-use eventmart_shared::aws::{ConfigError, env};
-use eventmart_shared::consumer::{DeadLetters, SqsDeadLetters};
-use lambda_runtime::LambdaEvent;
-use serde_json::Value;
-
-/// The function name idempotency records are kept under.
-pub const FUNCTION: &str = "orders";
-
-/// The orders handler over its ports.
-pub struct Orders<R, S, D> {
-    repo: R,
-    /// Records of HTTP requests with an `Idempotency-Key`.
-    http: Idempotency<S>,
-    /// Records of consumed EventBridge events.
-    events: Idempotency<S>,
-    dead_letters: D,
-}
-
-impl<R, S, D> Orders<R, S, D>
-where
-    R: OrderRepository<Write = S::Write>,
-    S: Store + Clone,
-    D: DeadLetters,
-{
-    pub fn new(repo: R, store: S, dead_letters: D) -> Self {
-        Self {
-            repo,
-            http: Idempotency::new(
-                store.clone(),
-                eventmart_shared::http::idempotency_config(FUNCTION),
-            ),
-            events: Idempotency::new(store, Config::for_eventbridge(FUNCTION)),
-            dead_letters,
-        }
-    }
-
-    /// One Lambda invocation: an HTTP API request or an EventBridge event.
-    pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
-        eventmart_shared::lambda::http_or_event(
-            event,
-            |req| self.handle(req),
-            |payload, _ctx| async move { Ok(self.on_event(&payload).await?) },
-        )
-        .await
-    }
-}
-
-/// The function as deployed: DynamoDB tables and an SQS dead-letter queue.
-pub type App = Orders<DynamoOrders, DynamoStore, SqsDeadLetters>;
-
-impl App {
-    /// The function over explicit tables and queue (what tests use).
-    pub fn with_resources(
-        dynamodb: aws_sdk_dynamodb::Client,
-        sqs: aws_sdk_sqs::Client,
-        orders_table: &str,
-        idempotency_table: &str,
-        dead_letter_queue_url: &str,
-    ) -> Self {
-        Orders::new(
-            DynamoOrders::new(dynamodb.clone(), orders_table),
-            DynamoStore::new(dynamodb, idempotency_table),
-            SqsDeadLetters::new(sqs, dead_letter_queue_url),
-        )
-    }
-
-    /// The function configured by `ORDERS_TABLE`, `IDEMPOTENCY_TABLE` and
-    /// `DEAD_LETTER_QUEUE_URL`.
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        Ok(Self::with_resources(
-            aws_sdk_dynamodb::Client::new(sdk),
-            aws_sdk_sqs::Client::new(sdk),
-            &env("ORDERS_TABLE")?,
-            &env("IDEMPOTENCY_TABLE")?,
-            &env("DEAD_LETTER_QUEUE_URL")?,
-        ))
-    }
-}
 
 #[cfg(any(test, feature = "memory"))]
 pub mod memory;

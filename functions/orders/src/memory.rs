@@ -49,12 +49,7 @@ impl OrderRepository for Memory {
         let key = crate::dynamo::pk(id);
         self.store
             .item(&key)
-            .map(|v| {
-                serde_json::from_value(v).map_err(|e| RepoError::Corrupt {
-                    key,
-                    reason: e.to_string(),
-                })
-            })
+            .map(|v| serde_json::from_value(v).map_err(|e| RepoError::corrupt(key, e)))
             .transpose()
     }
 

@@ -5,6 +5,9 @@ use crate::domain::{Order, OrderStatus};
 use eventmart_shared::events::{Event, OrderId};
 use std::future::Future;
 
+/// A read of the orders table failed (the producers' one repository error).
+pub use eventmart_shared::producer::RepoError;
+
 /// The orders table.
 pub trait OrderRepository: Send + Sync {
     /// The write type of the store the writes are committed through.
@@ -22,23 +25,4 @@ pub trait OrderRepository: Send + Sync {
 
     /// The outbox item of `event`.
     fn outbox(&self, event: &Event, now_secs: i64) -> Self::Write;
-}
-
-/// A read of the orders table failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RepoError {
-    #[error("orders table: {message}")]
-    Unavailable { message: String, retryable: bool },
-    /// A stored item that is not an order: a retry reads the same bytes.
-    #[error("stored order `{key}` is unreadable: {reason}")]
-    Corrupt { key: String, reason: String },
-}
-
-impl RepoError {
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            RepoError::Unavailable { retryable, .. } => *retryable,
-            RepoError::Corrupt { .. } => false,
-        }
-    }
 }

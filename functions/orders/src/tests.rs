@@ -1,20 +1,22 @@
 //! The handler over in-memory ports.
 
-use crate::Orders;
+use crate::App;
+use crate::domain::{Order, OrderStatus};
 use crate::memory::Memory;
-use dynamodb_idempotency::InMemoryStore;
+use crate::ports::{OrderRepository, RepoError};
+use dynamodb_idempotency::{InMemoryStore, InMemoryWrite};
 use eventmart_shared::consumer::InMemoryDeadLetters;
-use eventmart_shared::events::{Event, EventId};
+use eventmart_shared::events::{Event, EventId, OrderId};
 use eventmart_tests::{fixture, http_request, http_request_with, response_json};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-type Mem = Orders<Memory, Arc<InMemoryStore>, InMemoryDeadLetters>;
+type Mem = App<Memory, Arc<InMemoryStore>, InMemoryDeadLetters>;
 
 fn app() -> (Mem, Memory) {
     let mem = Memory::default();
     (
-        Orders::new(
+        App::new(
             mem.clone(),
             mem.store.clone(),
             InMemoryDeadLetters::default(),
@@ -323,4 +325,108 @@ async fn unknown_orders_and_malformed_events_are_dead_lettered() {
     assert_eq!(dlq[1]["function"], "orders");
     assert!(dlq[1]["reason"].as_str().unwrap().contains("orderId"));
     assert!(dlq[2]["reason"].as_str().unwrap().contains("OrderPlaced"));
+}
+
+/// The in-memory orders whose reads fail with `error`.
+struct Failing {
+    memory: Memory,
+    error: RepoError,
+}
+
+impl OrderRepository for Failing {
+    type Write = InMemoryWrite;
+
+    async fn get(&self, _id: OrderId) -> Result<Option<Order>, RepoError> {
+        Err(self.error.clone())
+    }
+    fn insert(&self, order: &Order) -> InMemoryWrite {
+        self.memory.insert(order)
+    }
+    fn transition(&self, order: &Order, from: OrderStatus) -> InMemoryWrite {
+        self.memory.transition(order, from)
+    }
+    fn outbox(&self, event: &Event, now_secs: i64) -> InMemoryWrite {
+        OrderRepository::outbox(&self.memory, event, now_secs)
+    }
+}
+
+fn failing(error: RepoError) -> App<Failing, Arc<InMemoryStore>, InMemoryDeadLetters> {
+    let memory = Memory::default();
+    let store = memory.store.clone();
+    App::new(
+        Failing { memory, error },
+        store,
+        InMemoryDeadLetters::default(),
+    )
+}
+
+#[tokio::test]
+async fn a_permanent_read_failure_is_dead_lettered_and_a_transient_one_retried() {
+    let event = shipped_event(&EventId::new().to_string());
+    let refused = failing(RepoError::Refused {
+        table: "orders",
+        message: "UnrecognizedClientException".into(),
+    });
+    let out = refused.on_event(&event).await.unwrap();
+    assert!(
+        out["deadLettered"]
+            .as_str()
+            .unwrap()
+            .contains("UnrecognizedClientException")
+    );
+    assert_eq!(refused.dead_letters.messages.lock().unwrap().len(), 1);
+    // The same event again: the failed attempt left no record behind.
+    refused.on_event(&event).await.unwrap();
+    assert_eq!(refused.dead_letters.messages.lock().unwrap().len(), 2);
+
+    let unavailable = failing(RepoError::Unavailable {
+        table: "orders",
+        message: "ThrottlingException".into(),
+    });
+    let e = unavailable.on_event(&event).await.unwrap_err();
+    assert!(retryable::Retryable::is_retryable(&e));
+    assert!(e.message.contains("ThrottlingException"), "{e}");
+    assert!(unavailable.dead_letters.messages.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_read_over_http_is_503_and_writes_nothing() {
+    let app = failing(RepoError::Unavailable {
+        table: "orders",
+        message: "down".into(),
+    });
+    let path = format!("/orders/{}", EventId::new());
+    let resp = app.handle(http_request("GET", &path, None)).await;
+    assert_eq!(resp.status(), 503);
+    let cancel = format!("{path}/cancel");
+    let (status, p) = response_json(
+        &app.handle(http_request_with(
+            "POST",
+            &cancel,
+            Some(&json!({"reason": "r"})),
+            &[("idempotency-key", "k")],
+        ))
+        .await,
+    );
+    assert_eq!(status, 503, "{p}");
+    assert_eq!(p["detail"], "the order could not be read; retry later");
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_ids_get_the_same_answer() {
+    let (app, _) = app();
+    let unknown = EventId::new().to_string();
+    for id in ["not-a-uuid", unknown.as_str()] {
+        let (status, p) = call(&app, "GET", &format!("/orders/{id}"), None).await;
+        assert_eq!(
+            (status, p["detail"].as_str()),
+            (404, Some(format!("order {id} does not exist").as_str()))
+        );
+        let cancel = format!("/orders/{id}/cancel");
+        let (status, p) = call(&app, "POST", &cancel, Some(&json!({"reason": "r"}))).await;
+        assert_eq!(
+            (status, p["detail"].as_str()),
+            (404, Some(format!("order {id} does not exist").as_str()))
+        );
+    }
 }

@@ -2,16 +2,17 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventmart_shared::events::{Event, EventId, EventType};
+use eventmart_shared::lambda::Function;
 use eventmart_tests::{
     create_queue, create_tables, drain_queue, dynamodb, fixture, http_request, http_request_with,
     response_json, sqs,
 };
-use orders::{App, DynamoOrders, Order, OrderRepository};
+use orders::{Deployed, DynamoOrders, Order, OrderRepository, Settings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
 struct Env {
-    app: App,
+    app: Deployed,
     client: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     orders_table: String,
@@ -23,12 +24,13 @@ async fn env() -> Env {
     let tables = create_tables(&client).await;
     let sqs = sqs().await;
     let dlq = create_queue(&sqs, "orders-dlq").await;
-    let app = App::with_resources(
-        client.clone(),
-        sqs.clone(),
-        &tables["OrdersTable"],
-        &tables["IdempotencyTable"],
-        &dlq,
+    let app = orders::app::build(
+        &eventmart_tests::sdk_config().await,
+        &Settings {
+            orders_table: tables["OrdersTable"].clone(),
+            idempotency_table: tables["IdempotencyTable"].clone(),
+            dead_letter_queue_url: dlq.clone(),
+        },
     );
     Env {
         app,

@@ -1,2 +1,280 @@
-//! What the HTTP producers (orders, memberships) share: the refusals a command can meet,
-//! and committing a command's writes with or without an `Idempotency-Key`.
+//! What the HTTP producers (orders, memberships) share: the resource an API serves and
+//! its answers (404, 503, 201 with `Location`), the cancel body, the refusals a command
+//! can meet, committing a command's writes with or without an `Idempotency-Key`, and the
+//! error of a repository read.
+
+use crate::events::Reason;
+use crate::http::{Fields, Matched, Problem, StoredResponse, idempotency_event, idempotency_problem};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response as SdkResponse;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use dynamodb_idempotency::{Idempotency, IdempotencyError, Store, StoreError};
+use lambda_http::{Body, Response};
+use retryable::Retryable;
+use serde_json::Value;
+use std::fmt::Display;
+use std::future::Future;
+use std::str::FromStr;
+
+/// The one kind of resource a producer's API serves, named once for its answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resource {
+    /// What the API calls one of them in its answers: `order`.
+    pub name: &'static str,
+    /// The collection's path, prefix of a new resource's `Location`: `/orders`.
+    pub collection: &'static str,
+    /// The id's field in the body, which is also its path parameter: `orderId`.
+    pub id_field: &'static str,
+}
+
+impl Resource {
+    /// The id in the matched path; a malformed one is answered as an unknown one (404).
+    pub fn id<I: FromStr, T>(&self, matched: &Matched<T>) -> Result<I, Problem> {
+        matched.id(self.id_field, self.name)
+    }
+
+    /// 404 for an id that names nothing, with the same text as a malformed id's.
+    pub fn not_found(&self, id: impl Display) -> Problem {
+        Problem::not_found(format!("{} {id} does not exist", self.name))
+    }
+
+    /// 503 for a failed read, which says nothing about the request.
+    pub fn read_failed(&self, e: &RepoError) -> Problem {
+        tracing::error!(resource = self.name, error = %e, "could not read");
+        Problem::unavailable(format!("the {} could not be read; retry later", self.name))
+    }
+
+    /// 503 for a failed commit that is not a lost race.
+    pub fn write_failed(&self, e: &StoreError) -> Problem {
+        tracing::error!(resource = self.name, error = %e, "could not write");
+        Problem::unavailable(format!("the {} could not be saved; retry later", self.name))
+    }
+
+    /// The answer to a command, first or replayed: a 201 carries the new resource's
+    /// address.
+    pub fn respond(&self, answer: Result<StoredResponse, Problem>) -> Response<Body> {
+        match answer {
+            Ok(stored) => stored.into_created_response(self.collection, self.id_field),
+            Err(problem) => problem.into_response(),
+        }
+    }
+}
+
+/// The body of `POST /<collection>/{id}/cancel`: `{"reason": ...}`.
+pub fn parse_cancel(body: &Value) -> Result<Reason, Problem> {
+    let mut f = Fields::new(body);
+    let reason = f.required::<Reason>("reason");
+    f.finish()?;
+    reason.ok_or_else(|| Problem::invalid(vec![]))
+}
+
+/// A request that could not be answered (a read failed): its problem is returned, never
+/// stored as the idempotent response.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.detail)]
+pub struct Rejected(pub Problem);
+
+impl From<Problem> for Rejected {
+    fn from(p: Problem) -> Self {
+        Rejected(p)
+    }
+}
+
+/// The response and writes one request computes, committed with or without a record.
+pub type Outcome<W> = (StoredResponse, Vec<W>);
+
+/// Runs `attempt` and commits its writes: with the idempotency record (in one
+/// transaction) when the request has a key, else alone. `attempt` may read, never write:
+/// under a key whose record exists, its writes are dropped and the record answers.
+///
+/// The outer `Err` is the request's answer as it is (a rejected attempt, a key reused
+/// with another body or still in progress). The inner `Err` is a failed transaction,
+/// for the caller to tell a lost race (a failed condition) from an outage.
+pub async fn commit<S, F, Fut>(
+    http: &Idempotency<S>,
+    key: Option<String>,
+    route: &str,
+    body: &Value,
+    attempt: F,
+) -> Result<Result<StoredResponse, StoreError>, Problem>
+where
+    S: Store,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Outcome<S::Write>, Rejected>>,
+{
+    match key {
+        None => {
+            let (stored, writes) = attempt().await.map_err(|r| r.0)?;
+            Ok(http.store().write(writes).await.map(|()| stored))
+        }
+        Some(key) => {
+            let event = idempotency_event(&key, route, body);
+            match http.run_transactional(&event, attempt).await {
+                Ok(stored) => Ok(Ok(stored)),
+                Err(IdempotencyError::Store(e)) => Ok(Err(e)),
+                Err(e) => Err(idempotency_problem(e, |r| r.0)),
+            }
+        }
+    }
+}
+
+/// A read of a producer's table failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoError {
+    /// No answer, throttling or a fault of the service: the same read can succeed later.
+    #[error("{table} table: {message}")]
+    Unavailable { table: &'static str, message: String },
+    /// The read was refused or could not be built (a missing table, credentials the
+    /// service does not recognise, a malformed request): it fails the same way again.
+    #[error("{table} table: {message}")]
+    Refused { table: &'static str, message: String },
+    /// A stored item that is not what the table holds: a retry reads the same bytes.
+    #[error("stored item `{key}` is unreadable: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+impl RepoError {
+    /// A failure of the AWS SDK, classified by [`retryable::sdk::is_retryable`].
+    pub fn sdk<E>(table: &'static str, e: &SdkError<E, SdkResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let message = retryable::sdk::describe(e);
+        if retryable::sdk::is_retryable(e) {
+            RepoError::Unavailable { table, message }
+        } else {
+            RepoError::Refused { table, message }
+        }
+    }
+
+    /// The item under `key` does not deserialize.
+    pub fn corrupt(key: impl Into<String>, reason: impl Display) -> Self {
+        RepoError::Corrupt {
+            key: key.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl Retryable for RepoError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, RepoError::Unavailable { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    #[derive(Debug)]
+    struct ServiceErr(ErrorMetadata);
+
+    impl Display for ServiceErr {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}", self.0.code().unwrap_or("?"))
+        }
+    }
+    impl std::error::Error for ServiceErr {}
+    impl ProvideErrorMetadata for ServiceErr {
+        fn meta(&self) -> &ErrorMetadata {
+            &self.0
+        }
+    }
+
+    fn service_error(code: &str, status: u16) -> SdkError<ServiceErr, SdkResponse> {
+        let raw = SdkResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        let meta = ErrorMetadata::builder().code(code).build();
+        SdkError::service_error(ServiceErr(meta), raw)
+    }
+
+    #[test]
+    fn repository_errors_take_the_sdk_classification() {
+        // The producers' own list of permanent codes retried these two.
+        let unrecognized = RepoError::sdk("orders", &service_error("UnrecognizedClientException", 400));
+        assert!(matches!(unrecognized, RepoError::Refused { .. }));
+        assert!(!unrecognized.is_retryable());
+        let unbuilt: SdkError<ServiceErr, SdkResponse> =
+            SdkError::construction_failure("the request could not be built");
+        assert!(!RepoError::sdk("orders", &unbuilt).is_retryable());
+
+        let throttled = RepoError::sdk("orders", &service_error("ThrottlingException", 400));
+        assert!(throttled.is_retryable());
+        assert!(throttled.to_string().starts_with("orders table: "));
+        let timeout: SdkError<ServiceErr, SdkResponse> = SdkError::timeout_error("too slow");
+        assert!(RepoError::sdk("orders", &timeout).is_retryable());
+        assert!(!RepoError::corrupt("ORDER#1", "not an order").is_retryable());
+    }
+
+    #[test]
+    fn a_resource_answers_in_its_own_name() {
+        const ORDER: Resource = Resource {
+            name: "order",
+            collection: "/orders",
+            id_field: "orderId",
+        };
+        assert_eq!(ORDER.not_found("x").detail, "order x does not exist");
+        assert_eq!(ORDER.not_found("x").status, 404);
+        let p = ORDER.write_failed(&StoreError::transient("down"));
+        assert_eq!((p.status, p.detail.as_str()), (503, "the order could not be saved; retry later"));
+        let stored = StoredResponse::new(
+            lambda_http::http::StatusCode::CREATED,
+            &serde_json::json!({"orderId": "o-1"}),
+        );
+        let resp = ORDER.respond(Ok(stored));
+        assert_eq!(resp.status(), 201);
+        assert_eq!(resp.headers()["location"], "/orders/o-1");
+        assert_eq!(ORDER.respond(Err(ORDER.not_found("y"))).status(), 404);
+    }
+
+    #[tokio::test]
+    async fn commit_writes_alone_or_with_the_record_and_replays_under_a_key() {
+        use dynamodb_idempotency::{InMemoryStore, InMemoryWrite};
+        use std::sync::Arc;
+        let store = Arc::new(InMemoryStore::default());
+        let http = Idempotency::new(store.clone(), crate::http::idempotency_config("test"));
+        let body = serde_json::json!({"n": 1});
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let attempt = || async {
+            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let write = InMemoryWrite {
+                key: "ITEM#1".into(),
+                value: serde_json::json!(1),
+            };
+            let ok = StoredResponse::new(lambda_http::http::StatusCode::OK, &body);
+            Ok::<_, Rejected>((ok, vec![write]))
+        };
+        let alone = commit(&http, None, "POST /x", &body, attempt).await;
+        assert_eq!(alone.unwrap().unwrap().status, 200);
+        let keyed = commit(&http, Some("k".into()), "POST /x", &body, attempt).await;
+        let replayed = commit(&http, Some("k".into()), "POST /x", &body, attempt).await;
+        assert_eq!(keyed.unwrap().unwrap(), replayed.unwrap().unwrap());
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // Once alone, once with the record; the replay commits nothing.
+        let items = store.committed().into_iter().filter(|w| w.key == "ITEM#1");
+        assert_eq!(items.count(), 2);
+
+        let other = serde_json::json!({});
+        let reused = commit(&http, Some("k".into()), "POST /x", &other, attempt).await;
+        assert_eq!(reused.unwrap_err().status, 422);
+        let refused = commit(&http, None, "POST /x", &body, || async {
+            Err::<Outcome<InMemoryWrite>, _>(Rejected(Problem::unavailable("read failed")))
+        });
+        assert_eq!(refused.await.unwrap_err().status, 503);
+    }
+
+    #[test]
+    fn a_cancel_needs_a_reason_and_nothing_else() {
+        assert_eq!(
+            parse_cancel(&serde_json::json!({"reason": "late"}))
+                .unwrap()
+                .to_string(),
+            "late"
+        );
+        let p = parse_cancel(&serde_json::json!({"reason": "", "why": 1})).unwrap_err();
+        let fields: Vec<&str> = p.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!((p.status, fields), (422, vec!["/reason", "/why"]));
+    }
+}

@@ -1,15 +1,35 @@
 //! `OrderShipped` from EventBridge: a PLACED order becomes SHIPPED, exactly once.
 
+use crate::app::{App, FUNCTION};
 use crate::domain::{OrderStatus, Shipment};
-use crate::ports::OrderRepository;
-use crate::{FUNCTION, Orders};
+use crate::ports::{OrderRepository, RepoError};
 use chrono::Utc;
 use dynamodb_idempotency::{IdempotencyError, Store};
 use eventmart_shared::consumer::{ConsumerError, DeadLetters, consume};
-use eventmart_shared::events::{Envelope, Event, OrderShipped};
+use eventmart_shared::events::{Envelope, Event, OrderId, OrderShipped};
+use retryable::Retryable;
 use serde_json::{Value, json};
 
-impl<R, S, D> Orders<R, S, D>
+/// Why an `OrderShipped` was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    /// The warehouse named an order this service never placed: no retry creates it.
+    #[error("order {0} does not exist")]
+    UnknownOrder(OrderId),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl Retryable for ShipError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            ShipError::UnknownOrder(_) => false,
+            ShipError::Repo(e) => e.is_retryable(),
+        }
+    }
+}
+
+impl<R, S, D> App<R, S, D>
 where
     R: OrderRepository<Write = S::Write>,
     S: Store + Clone,
@@ -20,7 +40,11 @@ where
     pub async fn on_event(&self, payload: &Value) -> Result<Value, ConsumerError> {
         consume(FUNCTION, payload, &self.dead_letters, |event| async move {
             match event {
-                Event::OrderShipped(shipped) => self.ship(payload, shipped).await,
+                // The failure keeps its class: a permanent one is dead-lettered.
+                Event::OrderShipped(shipped) => self
+                    .ship(payload, shipped)
+                    .await
+                    .map_err(|e| ConsumerError::from_error(&e)),
                 other => Err(ConsumerError::permanent(format!(
                     "{FUNCTION} does not consume {}",
                     other.event_type().detail_type()
@@ -30,52 +54,39 @@ where
         .await
     }
 
+    /// The transition and its idempotency record commit in one transaction.
     async fn ship(
         &self,
         payload: &Value,
         shipped: Envelope<OrderShipped>,
-    ) -> Result<Value, ConsumerError> {
+    ) -> Result<Value, IdempotencyError<ShipError>> {
         let id = shipped.data.order_id;
-        let outcome = self
-            .events
+        self.events
             .run_transactional(payload, || async {
                 let order = self
                     .repo
                     .get(id)
-                    .await
-                    .map_err(|e| ConsumerError {
-                        message: e.to_string(),
-                        retryable: e.is_retryable(),
-                    })?
-                    .ok_or_else(|| {
-                        ConsumerError::permanent(format!("order {id} does not exist"))
-                    })?;
+                    .await?
+                    .ok_or(ShipError::UnknownOrder(id))?;
+                let status = json!({"orderId": id, "status": order.status});
                 Ok(match order.ship(Utc::now()) {
                     Shipment::Ship(order) => {
                         tracing::info!(orderId = %id, "order shipped");
-                        (
-                            json!({"orderId": id, "status": order.status}),
-                            vec![self.repo.transition(&order, OrderStatus::Placed)],
-                        )
+                        let status = json!({"orderId": id, "status": order.status});
+                        (status, vec![self.repo.transition(&order, OrderStatus::Placed)])
                     }
                     Shipment::AlreadyShipped => {
                         tracing::info!(orderId = %id, "order already shipped");
-                        (json!({"orderId": id, "status": order.status}), vec![])
+                        (status, vec![])
                     }
                     Shipment::Canceled => {
                         // The warehouse shipped what the customer had canceled; the
                         // cancel stands and the mismatch is visible here.
                         tracing::warn!(orderId = %id, "a canceled order was shipped; it stays CANCELED");
-                        (json!({"orderId": id, "status": order.status}), vec![])
+                        (status, vec![])
                     }
                 })
             })
-            .await;
-        match outcome {
-            Ok(result) => Ok(result),
-            // Our own classification: `From` would call every handler error transient.
-            Err(IdempotencyError::Handler(e)) => Err(e),
-            Err(e) => Err(e.into()),
-        }
+            .await
     }
 }
