@@ -2,6 +2,7 @@
 //! signatures are not checked (the bus listens on loopback only).
 
 use super::deliver::route;
+use super::request::{ApiError, CONTENT_TYPE, opt_str, paged, parse_time, req_str};
 use super::{AtomicCounters, Inner, archive};
 use crate::pattern::Pattern;
 use axum::Router;
@@ -10,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use chrono::{DateTime, SecondsFormat, SubsecRound, TimeZone, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -22,51 +23,6 @@ pub const MAX_ENTRIES: usize = 10;
 /// so that PutEvents can answer AWS's own `ValidationException` about the entries' size;
 /// above it the body is not read at all (413, still a JSON error).
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
-
-/// A request-level error, shaped as AWS's JSON protocol does:
-/// `{"__type": "<code>", "message": "..."}` with HTTP 400.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct ApiError {
-    pub code: String,
-    pub message: String,
-}
-
-impl ApiError {
-    pub(super) fn new(code: &str, message: impl Into<String>) -> Self {
-        ApiError {
-            code: code.to_owned(),
-            message: message.into(),
-        }
-    }
-
-    pub(super) fn validation(message: impl Into<String>) -> Self {
-        Self::new("ValidationException", message)
-    }
-
-    pub(super) fn serialization(message: impl Into<String>) -> Self {
-        Self::new("SerializationException", message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        self.with_status(StatusCode::BAD_REQUEST)
-    }
-}
-
-impl ApiError {
-    fn with_status(self, status: StatusCode) -> Response {
-        let body = json!({"__type": self.code, "message": self.message}).to_string();
-        let mut resp = (status, body).into_response();
-        let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-        if let Ok(v) = HeaderValue::from_str(&self.code) {
-            h.insert("x-amzn-errortype", v);
-        }
-        resp
-    }
-}
 
 /// A failed PutEvents entry: `{"ErrorCode", "ErrorMessage"}` in the response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,8 +54,6 @@ pub struct PutEventsEntry {
     pub resources: Vec<String>,
     pub time: Option<DateTime<Utc>>,
 }
-
-const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
     // axum's own answers (its 2 MB body limit, unknown paths and methods) are plain text
@@ -196,59 +150,6 @@ pub(super) fn dispatch(inner: &Arc<Inner>, target: &str, body: &[u8]) -> Result<
             "UnknownOperationException",
             format!("Operation {other} is not supported by the local event bus"),
         )),
-    }
-}
-
-/// An optional string member; a non-string is a serialization error, as in AWS.
-pub(super) fn opt_str<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, ApiError> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::serialization(format!(
-            "Value for '{key}' must be a string"
-        ))),
-    }
-}
-
-pub(super) fn req_str<'a>(v: &'a Value, key: &str) -> Result<&'a str, ApiError> {
-    opt_str(v, key)?.ok_or_else(|| missing(key))
-}
-
-/// AWS's answer to a required member that is absent.
-pub(super) fn missing(key: &str) -> ApiError {
-    ApiError::validation(format!(
-        "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
-        lower_first(key)
-    ))
-}
-
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_lowercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
-/// `Time` comes as epoch seconds (what the SDKs send) or as an RFC 3339 string.
-pub(super) fn parse_time(v: &Value) -> Result<Option<DateTime<Utc>>, ApiError> {
-    match v {
-        Value::Null => Ok(None),
-        Value::Number(n) => {
-            let secs = n.as_f64().unwrap_or(f64::NAN);
-            if !secs.is_finite() {
-                return Err(ApiError::serialization("Time is not a valid timestamp"));
-            }
-            let whole = secs.floor();
-            let nanos = ((secs - whole) * 1e9) as u32;
-            Utc.timestamp_opt(whole as i64, nanos)
-                .single()
-                .map(Some)
-                .ok_or_else(|| ApiError::serialization("Time is out of range"))
-        }
-        Value::String(s) => DateTime::parse_from_rfc3339(s)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|_| ApiError::serialization(format!("Time '{s}' is not a valid timestamp"))),
-        _ => Err(ApiError::serialization("Time must be a timestamp")),
     }
 }
 
@@ -451,42 +352,6 @@ fn rule_json(rule: &super::Rule) -> Value {
         "State": if rule.spec.enabled { "ENABLED" } else { "DISABLED" },
         "EventBusName": rule.spec.bus,
     })
-}
-
-/// A list operation's answer: one page of `items` under `key`, and `NextToken` when
-/// more follow.
-pub(super) fn paged(key: &str, items: Vec<Value>, req: &Value) -> Result<Value, ApiError> {
-    let (items, next) = page(items, req)?;
-    let mut out = json!({ key: items });
-    if let Some(n) = next {
-        out["NextToken"] = Value::String(n);
-    }
-    Ok(out)
-}
-
-/// Pagination: `NextToken` is the index of the next item.
-fn page<T>(items: Vec<T>, req: &Value) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let start = match opt_str(req, "NextToken")? {
-        Some(t) => t
-            .parse::<usize>()
-            .map_err(|_| ApiError::validation("The NextToken is not valid."))?,
-        None => 0,
-    };
-    let limit = match req.get("Limit") {
-        None | Some(Value::Null) => 100,
-        Some(v) => match v.as_u64() {
-            Some(n @ 1..=100) => n as usize,
-            _ => {
-                return Err(ApiError::validation(
-                    "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value between 1 and 100",
-                ));
-            }
-        },
-    };
-    let total = items.len();
-    let out: Vec<T> = items.into_iter().skip(start).take(limit).collect();
-    let next = (start + out.len() < total).then(|| (start + out.len()).to_string());
-    Ok((out, next))
 }
 
 fn list_rules(inner: &Inner, req: &Value) -> Result<Value, ApiError> {

@@ -11,8 +11,8 @@
 //! is `COMPLETED` when StartReplay answers (`RUNNING` only while its events are being
 //! routed); its deliveries then run as any others.
 
-use super::api::{ApiError, missing, opt_str, paged, parse_time, req_str};
 use super::deliver::route_where;
+use super::request::{ApiError, missing, opt_str, paged, parse_time, req_str};
 use super::{BusState, Inner};
 use crate::pattern::Pattern;
 use chrono::{DateTime, Duration as Age, Utc};

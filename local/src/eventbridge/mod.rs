@@ -33,14 +33,14 @@ mod api;
 mod archive;
 mod deliver;
 mod log;
+mod request;
 #[cfg(test)]
 mod tests;
 
-pub use api::{
-    ApiError, EntryError, MAX_BODY_BYTES, MAX_ENTRIES, MAX_REQUEST_BYTES, PutEventsEntry,
-};
+pub use api::{EntryError, MAX_BODY_BYTES, MAX_ENTRIES, MAX_REQUEST_BYTES, PutEventsEntry};
 pub use archive::{ArchiveSpec, ArchivedEvent, Replay, ReplayRequest};
 pub use log::{DeliveryRecord, Outcome, Stage};
+pub use request::ApiError;
 
 use crate::aws::function_arn;
 use crate::chaos::Chaos;

@@ -5,26 +5,13 @@
 //! member signs up, cancels, and gets the "come back" email. With chaos on, deliveries
 //! are duplicated and reordered. Every effect is then counted where it landed.
 
-use crate::client::{self, HttpResponse};
+pub use super::api::{Api, DemoError};
+pub use super::checks::{Check, ses_sent};
+use super::checks::{queue_depth, scan_prefix, templates_of};
 use crate::stack::LocalStack;
 use aws_sdk_dynamodb::types::AttributeValue;
-use eventmart_shared::http;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-
-/// One expectation and what was found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Check {
-    pub what: String,
-    pub expected: String,
-    pub actual: String,
-}
-
-impl Check {
-    pub fn ok(&self) -> bool {
-        self.expected == self.actual
-    }
-}
 
 #[derive(Debug, Default)]
 pub struct Report {
@@ -47,76 +34,6 @@ impl Report {
             expected: expected.to_string(),
             actual: actual.to_string(),
         });
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DemoError {
-    #[error(transparent)]
-    Http(#[from] client::ClientError),
-    #[error("{step}: expected HTTP {expected}, got {status}: {body}")]
-    Status {
-        step: String,
-        expected: u16,
-        status: u16,
-        body: String,
-    },
-    #[error("reading {0}: {1}")]
-    Read(String, String),
-}
-
-/// The HTTP API as a careful client uses it.
-pub struct Api<'a> {
-    pub base: &'a str,
-}
-
-impl Api<'_> {
-    /// One request, retried with the same `Idempotency-Key` while the API answers 5xx (an
-    /// instance killed by chaos) or 409 in-progress (the killed run's claim has not yet
-    /// expired): what a careful client does.
-    pub async fn call(
-        &self,
-        step: &str,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        expected: u16,
-    ) -> Result<Value, DemoError> {
-        let key = uuid::Uuid::new_v4().to_string();
-        let bytes = body.as_ref().map(|b| b.to_string().into_bytes());
-        let headers = [
-            ("content-type", "application/json"),
-            ("idempotency-key", key.as_str()),
-        ];
-        let headers: &[(&str, &str)] = if method == "POST" { &headers } else { &[] };
-        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let r: HttpResponse = loop {
-            let r = client::request(
-                method,
-                &format!("{}{path}", self.base),
-                headers,
-                bytes.as_deref(),
-            )
-            .await?;
-            let in_progress = r.status == 409
-                && r.json()
-                    .ok()
-                    .and_then(|b| b["type"].as_str().map(|t| t.ends_with(http::IN_PROGRESS)))
-                    == Some(true);
-            if (r.status < 500 && !in_progress) || std::time::Instant::now() > give_up {
-                break r;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        };
-        if r.status != expected {
-            return Err(DemoError::Status {
-                step: step.into(),
-                expected,
-                status: r.status,
-                body: r.text(),
-            });
-        }
-        Ok(r.json().unwrap_or(Value::Null))
     }
 }
 
@@ -237,7 +154,7 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
     // Under kills a delivery can fail all three of Lambda's attempts; it waits in its
     // dead-letter queue with the reason, and the operator redrives it.
     let redrive = if stack.chaos.kill_fraction > 0.0 {
-        let r = crate::eventmart::load::redrive(stack).await?;
+        let r = super::dead_letters::redrive(stack).await?;
         stack.settle().await;
         Some(r)
     } else {
@@ -405,95 +322,4 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
         );
     }
     Ok(report)
-}
-
-/// Email records (`MESSAGE#` items) per template.
-pub fn templates_of(
-    messages: &[std::collections::HashMap<String, AttributeValue>],
-) -> BTreeMap<String, u64> {
-    let mut templates = BTreeMap::new();
-    for m in messages {
-        if let Some(AttributeValue::S(t)) = m.get("template") {
-            *templates.entry(t.clone()).or_default() += 1;
-        }
-    }
-    templates
-}
-
-/// Every item of a table whose `pk` starts with `prefix`.
-pub async fn scan_prefix(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    prefix: &str,
-) -> Result<Vec<std::collections::HashMap<String, AttributeValue>>, DemoError> {
-    let mut out = vec![];
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .filter_expression("begins_with(pk, :p)")
-            .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| {
-                DemoError::Read(
-                    table.into(),
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
-                )
-            })?;
-        out.extend(page.items.unwrap_or_default());
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return Ok(out);
-        }
-    }
-}
-
-pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<u64, DemoError> {
-    let out = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .map_err(|e| {
-            DemoError::Read(
-                url.into(),
-                aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
-            )
-        })?;
-    Ok(out
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-                .cloned()
-        })
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0))
-}
-
-/// Emails moto's SES accepted: SES's own `GetSendQuota` (`SentLast24Hours`).
-pub async fn ses_sent(moto: &str) -> Result<u64, DemoError> {
-    let auth = "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0";
-    let r = client::request(
-        "POST",
-        &format!("{moto}/"),
-        &[
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("authorization", auth),
-        ],
-        Some(b"Action=GetSendQuota&Version=2010-12-01"),
-    )
-    .await?;
-    let text = r.text();
-    let sent = text
-        .split("<SentLast24Hours>")
-        .nth(1)
-        .and_then(|s| s.split('<').next())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .ok_or_else(|| DemoError::Read("SES send quota".into(), text.clone()))?;
-    Ok(sent as u64)
 }

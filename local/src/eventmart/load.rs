@@ -9,7 +9,10 @@
 //! states through the API, emails in the notifications table and in SES, events in
 //! ingestion's table, the analytics summary, and each message in a dead-letter queue.
 
-use crate::eventmart::demo::{self, Api, Check, DemoError, templates_of};
+use super::api::{Api, DemoError};
+use super::checks::{Check, scan_prefix, ses_sent, templates_of};
+use super::dead_letters::dead_letters;
+pub use super::dead_letters::{DeadLetter, redrive};
 use crate::servers::proxy::Counts;
 use crate::stack::LocalStack;
 use serde_json::{Value, json};
@@ -132,17 +135,6 @@ pub struct Figures {
     pub refused_by_outage: u64,
     pub moto_max_rss_kb: Option<u64>,
     pub stack_max_rss_kb: Option<u64>,
-}
-
-#[derive(Debug)]
-pub struct DeadLetter {
-    pub queue: String,
-    pub reason: String,
-    /// The function the message was for (the template's logical id).
-    pub function: String,
-    /// The event it carries (null when it carries none, e.g. a stream batch's pointer).
-    pub event: Value,
-    pub body: String,
 }
 
 #[derive(Debug, Default)]
@@ -443,7 +435,7 @@ async fn check_effects(
     let dynamodb = aws_sdk_dynamodb::Client::new(&stack.sdk);
 
     // Emails: one record per (event, template) in the notifications table; SES's count.
-    let messages = demo::scan_prefix(&dynamodb, &table("NotificationsTable"), "MESSAGE#").await?;
+    let messages = scan_prefix(&dynamodb, &table("NotificationsTable"), "MESSAGE#").await?;
     let templates = templates_of(&messages);
     let expected_templates: BTreeMap<String, u64> = [
         ("membership-canceled", members_left),
@@ -489,7 +481,7 @@ async fn check_effects(
         );
     }
     let emails: u64 = expected_templates.values().sum();
-    let sent = demo::ses_sent(&stack.endpoints().moto).await?;
+    let sent = ses_sent(&stack.endpoints().moto).await?;
     out.figures.emails_expected = emails;
     out.figures.ses_sent = sent;
     if stack.chaos.kill_fraction == 0.0 {
@@ -543,7 +535,7 @@ async fn check_effects(
         producer_types(&expected_types),
         producer_types(&per_type),
     );
-    let stored = demo::scan_prefix(&dynamodb, &table("AnalyticsEventsTable"), "EVENT#").await?;
+    let stored = scan_prefix(&dynamodb, &table("AnalyticsEventsTable"), "EVENT#").await?;
     out.check(
         "events stored by ingestion = distinct events on the bus",
         ids.len(),
@@ -616,102 +608,6 @@ async fn check_effects(
         .map(|(k, v)| (k, v.len()))
         .collect();
     Ok(())
-}
-
-/// Every message now in the template's queues, received and deleted.
-async fn dead_letters(stack: &LocalStack) -> Result<Vec<DeadLetter>, DemoError> {
-    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
-    let mut out = vec![];
-    for q in &stack.model.queues {
-        loop {
-            let got = sqs
-                .receive_message()
-                .queue_url(&q.url)
-                .max_number_of_messages(10)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .map_err(|e| {
-                    DemoError::Read(
-                        q.url.clone(),
-                        aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
-                    )
-                })?;
-            let msgs = got.messages.unwrap_or_default();
-            if msgs.is_empty() {
-                break;
-            }
-            for m in msgs {
-                let attrs = m.message_attributes.unwrap_or_default();
-                let body_text = m.body.unwrap_or_default();
-                let body: Value = serde_json::from_str(&body_text).unwrap_or(Value::Null);
-                let reason = attrs
-                    .get("ERROR_MESSAGE")
-                    .and_then(|v| v.string_value.clone())
-                    .or_else(|| {
-                        body["responsePayload"]["errorMessage"]
-                            .as_str()
-                            .map(str::to_owned)
-                    })
-                    .unwrap_or_else(|| "(no reason given)".into());
-                // A rule's DLQ holds the event and names the target; an on-failure
-                // destination wraps the event with the function's ARN.
-                let (function, event) =
-                    match attrs.get("TARGET_ARN").and_then(|v| v.string_value.clone()) {
-                        Some(arn) => (arn, body.clone()),
-                        None => (
-                            body["requestContext"]["functionArn"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .trim_end_matches(":$LATEST")
-                                .to_owned(),
-                            body["requestPayload"].clone(),
-                        ),
-                    };
-                out.push(DeadLetter {
-                    queue: q.logical_id.clone(),
-                    reason,
-                    function: function.rsplit(':').next().unwrap_or_default().to_owned(),
-                    event,
-                    body: body_text,
-                });
-                if let Some(h) = m.receipt_handle {
-                    let _ = sqs
-                        .delete_message()
-                        .queue_url(&q.url)
-                        .receipt_handle(h)
-                        .send()
-                        .await;
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Takes every message out of the dead-letter queues and invokes its function with its
-/// event again (up to 5 times), as an operator's redrive does. Returns (redriven, not).
-pub async fn redrive(stack: &LocalStack) -> Result<(Vec<DeadLetter>, Vec<DeadLetter>), DemoError> {
-    let mut done = vec![];
-    let mut failed = vec![];
-    for d in dead_letters(stack).await? {
-        let mut ok = false;
-        if !d.event.is_null() && !d.function.is_empty() {
-            for _ in 0..5 {
-                if stack
-                    .runtime
-                    .invoke(&d.function, d.event.clone())
-                    .await
-                    .is_ok()
-                {
-                    ok = true;
-                    break;
-                }
-            }
-        }
-        if ok { done.push(d) } else { failed.push(d) }
-    }
-    Ok((done, failed))
 }
 
 fn is_ok_invocation(d: &crate::eventbridge::DeliveryRecord) -> bool {

@@ -4,5 +4,8 @@
 //!
 //! [`LocalStack`]: crate::stack::LocalStack
 
+mod api;
+mod checks;
+mod dead_letters;
 pub mod demo;
 pub mod load;

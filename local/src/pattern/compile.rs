@@ -2,7 +2,7 @@
 //! wording. `$or` is expanded into alternative rules (disjunctive form) as event-ruler does,
 //! so each rule is a flat AND of dotted paths.
 
-use super::json::{JNum, JVal};
+use super::json::{JVal, pattern_number};
 use super::matcher::{Cidr, Matcher, NumRange, Wildcard, lower};
 use super::{Field, Rule};
 
@@ -230,23 +230,6 @@ fn expression(o: &[(String, JVal)]) -> Result<Matcher, Err> {
         "anything-but" => single(anything_but(arg)?, TOO_MANY),
         other => Err(format!("Unrecognized match type {other}")),
     }
-}
-
-/// Parses a pattern number as AWS does: any finite double; overflow to infinity and
-/// non-zero values that underflow to zero are rejected.
-pub(crate) fn pattern_number(n: &JNum) -> Result<f64, Err> {
-    let f = n.f;
-    if !f.is_finite() {
-        return Err(format!("Value {} is out of range for a double", n.text));
-    }
-    if f == 0.0 {
-        let mantissa = n.text.split(['e', 'E']).next().unwrap_or("");
-        if mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
-            return Err(format!("Value {} is too small to be represented", n.text));
-        }
-    }
-    // -0 and 0 are the same number for matching.
-    Ok(if f == 0.0 { 0.0 } else { f })
 }
 
 fn numeric(terms: &[JVal]) -> Result<NumRange, Err> {

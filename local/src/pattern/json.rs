@@ -354,6 +354,23 @@ impl Parser<'_> {
     }
 }
 
+/// Parses a pattern number as AWS does: any finite double; overflow to infinity and
+/// non-zero values that underflow to zero are rejected.
+pub(crate) fn pattern_number(n: &JNum) -> Result<f64, String> {
+    let f = n.f;
+    if !f.is_finite() {
+        return Err(format!("Value {} is out of range for a double", n.text));
+    }
+    if f == 0.0 {
+        let mantissa = n.text.split(['e', 'E']).next().unwrap_or("");
+        if mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+            return Err(format!("Value {} is too small to be represented", n.text));
+        }
+    }
+    // -0 and 0 are the same number for matching.
+    Ok(if f == 0.0 { 0.0 } else { f })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

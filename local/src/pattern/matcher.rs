@@ -4,8 +4,7 @@
 
 use std::net::IpAddr;
 
-use super::compile::pattern_number;
-use super::json::JNum;
+use super::json::{JNum, pattern_number};
 
 /// A scalar taken from an event.
 #[derive(Debug, Clone, Copy)]
