@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use eventmart_shared::events::{Event, EventId, Money, format_time};
+use serde_json::{Map, Value, json};
 
 /// `series` of the daily aggregates.
 pub const DAILY: &str = "daily";
@@ -39,6 +40,19 @@ pub struct Ingest {
     pub day: String,
     /// Empty for events that are stored but counted nowhere.
     pub increments: Vec<Increment>,
+}
+
+impl Ingest {
+    /// What the invocation answers (and the idempotency record keeps): the event id, its
+    /// day and the counters it moved.
+    pub fn summary(&self) -> Value {
+        let counters: Map<String, Value> = self
+            .increments
+            .iter()
+            .map(|i| (i.counter.clone(), json!(i.by)))
+            .collect();
+        json!({ "eventId": self.event_id.to_string(), "day": self.day, "counters": counters })
+    }
 }
 
 /// The UTC day an instant belongs to.
@@ -81,7 +95,6 @@ pub fn ingest(event: &Event) -> Ingest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{Value, json};
     use std::path::PathBuf;
 
     fn sample(name: &str) -> Value {

@@ -1,8 +1,9 @@
 //! The DynamoDB write plan: the event item and the day's `ADD` of counters.
 
 use crate::domain::{DAILY, Ingest};
-use crate::handler::WritePlan;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use crate::ports::WritePlan;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use eventmart_shared::dynamo::{Item, n, s};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -26,15 +27,11 @@ impl DynamoPlan {
     }
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
 impl WritePlan for DynamoPlan {
     type Write = TransactWriteItem;
 
     fn writes(&self, what: &Ingest, detail: &Value) -> Vec<TransactWriteItem> {
-        let item = HashMap::from([
+        let item = Item::from([
             ("pk".to_owned(), s(event_key(what))),
             ("source".to_owned(), s(what.source)),
             ("detailType".to_owned(), s(what.detail_type)),
@@ -58,7 +55,7 @@ impl WritePlan for DynamoPlan {
         let mut adds = vec![];
         for (i, inc) in what.increments.iter().enumerate() {
             names.insert(format!("#c{i}"), inc.counter.clone());
-            values.insert(format!(":v{i}"), AttributeValue::N(inc.by.to_string()));
+            values.insert(format!(":v{i}"), n(inc.by));
             adds.push(format!("#c{i} :v{i}"));
         }
         let update = Update::builder()

@@ -4,13 +4,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use eventmart_shared::aws::RequestCounter;
 use eventmart_shared::events::EventId;
 use eventmart_tests::{create_queue, create_tables, drain_queue, dynamodb, fixture, sqs};
-use ingestion::{App, Settings};
+use ingestion::{Clients, Deployed, Settings};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 struct Env {
-    app: Arc<App>,
+    app: Arc<Deployed>,
     ddb: aws_sdk_dynamodb::Client,
     requests: RequestCounter,
     sqs: aws_sdk_sqs::Client,
@@ -29,7 +29,13 @@ async fn env() -> Env {
         daily_table: tables["AnalyticsDailyTable"].clone(),
         dead_letter_queue_url: dlq.clone(),
     };
-    let app = ingestion::app(ddb.clone(), sqs.clone(), &settings);
+    let app = ingestion::build_with(
+        Clients {
+            dynamodb: ddb.clone(),
+            sqs: sqs.clone(),
+        },
+        &settings,
+    );
     requests.reset();
     Env {
         app: Arc::new(app),
@@ -123,7 +129,7 @@ async fn a_day_of_mixed_events_with_duplicates_gives_exact_counters() {
         event("FulfillmentCancelRejected", at),
     ];
     for ev in &events {
-        let out = env.app.handle(ev).await.unwrap();
+        let out = env.app.on_event(ev).await.unwrap();
         assert_eq!(out["day"], "2026-11-20", "{out}");
         assert_eq!(
             env.transactions(),
@@ -133,14 +139,14 @@ async fn a_day_of_mixed_events_with_duplicates_gives_exact_counters() {
     }
     // Every event again, sequentially: one transaction each, nothing changes.
     for ev in &events {
-        env.app.handle(ev).await.unwrap();
+        env.app.on_event(ev).await.unwrap();
         assert_eq!(env.transactions(), counts(&[("TransactWriteItems", 1)]));
     }
     // And 64 concurrent deliveries of one order.
     let tasks: Vec<_> = (0..64)
         .map(|_| {
             let (app, ev) = (env.app.clone(), events[0].clone());
-            tokio::spawn(async move { app.handle(&ev).await })
+            tokio::spawn(async move { app.on_event(&ev).await })
         })
         .collect();
     for t in futures::future::join_all(tasks).await {
@@ -203,7 +209,7 @@ async fn events_on_two_days_land_on_their_own_days() {
     );
     let signup = event("MembershipSignedUp", "2026-11-21T00:00:00Z");
     for ev in [&late, &next, &signup, &late] {
-        env.app.handle(ev).await.unwrap();
+        env.app.on_event(ev).await.unwrap();
     }
     assert_eq!(
         env.day("2026-11-20").await,
@@ -224,7 +230,7 @@ async fn events_on_two_days_land_on_their_own_days() {
 async fn a_replay_after_the_idempotency_record_expired_is_not_counted_again() {
     let env = env().await;
     let ev = with_total(event("OrderPlaced", "2026-11-22T08:00:00Z"), 4200, "GBP");
-    env.app.handle(&ev).await.unwrap();
+    env.app.on_event(&ev).await.unwrap();
     // What TTL does after 24 hours: the record is gone, the event item stays.
     env.ddb
         .delete_item()
@@ -240,7 +246,7 @@ async fn a_replay_after_the_idempotency_record_expired_is_not_counted_again() {
         .await
         .unwrap();
     env.transactions();
-    let out = env.app.handle(&ev).await.unwrap();
+    let out = env.app.on_event(&ev).await.unwrap();
     assert_eq!(out["alreadyStored"], true);
     assert_eq!(env.transactions(), counts(&[("TransactWriteItems", 1)]));
     assert_eq!(
@@ -254,7 +260,7 @@ async fn a_malformed_event_goes_to_the_dead_letter_queue_with_its_reason() {
     let env = env().await;
     let mut ev = event("OrderCanceled", "2026-11-23T08:00:00Z");
     ev["detail"]["data"]["total"]["currency"] = json!("EURO");
-    let out = env.app.handle(&ev).await.unwrap();
+    let out = env.app.on_event(&ev).await.unwrap();
     assert!(out["deadLettered"].is_string());
     let dead = drain_queue(&env.sqs, &env.dlq).await;
     assert_eq!(dead.len(), 1);

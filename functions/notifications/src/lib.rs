@@ -28,8 +28,9 @@
 //!
 //! 1. claim `notifications#<eventId>` (INPROGRESS, in-progress expiry = the Lambda
 //!    invocation's deadline); a duplicate meets the claim and sends nothing (a
-//!    completed one is answered from the record, a concurrent one gets a retryable
-//!    error and, on retry, the completed answer);
+//!    completed one is answered from the record; a concurrent one waits, within its own
+//!    deadline, for the holder to complete and is answered from the record, or, out of
+//!    time, gets a retryable error and, on retry, the completed answer);
 //! 2. if `MESSAGE#<eventId>` exists, the email already went out: send nothing;
 //! 3. send through SES; 4. write `MESSAGE#<eventId>` (condition `attribute_not_exists`);
 //! 5. mark the claim COMPLETED.

@@ -1,0 +1,29 @@
+//! An in-memory write plan, for unit tests and for callers that run the handler without
+//! AWS.
+
+use crate::domain::Ingest;
+use crate::ports::WritePlan;
+use dynamodb_idempotency::InMemoryWrite;
+use serde_json::{Value, json};
+
+/// Puts the event item and the day's increments under readable keys of the in-memory
+/// store: `EVENT#<eventId>` and `DAILY#<day>#<eventId>`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryPlan;
+
+impl WritePlan for MemoryPlan {
+    type Write = InMemoryWrite;
+
+    fn writes(&self, what: &Ingest, detail: &Value) -> Vec<InMemoryWrite> {
+        vec![
+            InMemoryWrite {
+                key: format!("EVENT#{}", what.event_id),
+                value: json!({"day": what.day, "detail": detail}),
+            },
+            InMemoryWrite {
+                key: format!("DAILY#{}#{}", what.day, what.event_id),
+                value: what.summary()["counters"].clone(),
+            },
+        ]
+    }
+}
