@@ -2,156 +2,49 @@
 //! per-day aggregates that ingestion keeps, and `GET /dashboard`, a self-contained page
 //! that plots them.
 //!
-//! The handler ([`App`]) is generic over the [`DailyStore`] port; [`domain`] holds the
-//! range validation, the filling of missing days, the sums and the rates.
+//! | route | answer |
+//! | --- | --- |
+//! | `GET /analytics/daily?from=YYYY-MM-DD&to=YYYY-MM-DD` | one row per day of the range, days with no item as zeros |
+//! | `GET /analytics/summary?from=…&to=…` | the range's totals, net revenue per currency, cancellation and churn rates |
+//! | `GET /dashboard` | one HTML page (inline CSS, JS and SVG) that reads the two routes above |
+//!
+//! The aggregates are AnalyticsDailyTable's items (partition `series = "daily"`, sort key
+//! `day`), read with one paginated `Query` per request; the function only reads.
+//!
+//! # Guarantees
+//!
+//! * A range is both ends included, at most [`MAX_DAYS`] days; bad, missing or repeated
+//!   `from`/`to` parameters are one 400 naming each (the store is not read).
+//! * The answer is what the table holds when it is read (an eventually consistent
+//!   `Query`: an event ingested a moment ago may show a moment later). Ingestion adds an
+//!   event's increments to its day in one write, so an event is counted wholly or not
+//!   at all.
+//! * Unknown paths are 404 and other methods 405 with `Allow: GET`, by the one routing
+//!   policy of every function.
+//! * A store that cannot be read is a 503 (retrying may help, nothing is cached); an
+//!   item that breaks the layout is a 500 naming no data; neither leaks the store's
+//!   message, which is logged.
+//!
+//! # Failure windows
+//!
+//! * None of its own: the function writes nothing. The numbers lag the events by
+//!   ingestion's delay (the bus, Lambda's asynchronous invocation and its retries).
 
+pub mod app;
 pub mod domain;
-pub mod store;
+pub mod dynamo;
+pub mod http;
+#[cfg(any(test, feature = "memory"))]
+pub mod memory;
+pub mod ports;
 
+pub use app::{ANALYTICS_DAILY_TABLE, App, Deployed, Settings, build, from_env};
 pub use domain::{Counters, Daily, DateRange, Day, MAX_DAYS, Summary};
-pub use store::{DailyStore, DynamoDailyStore, StoreError};
-
-use eventmart_shared::aws::ConfigError;
-use eventmart_shared::http::{self, Problem};
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
-
-/// The dashboard page: inline CSS, JS and SVG, nothing fetched but the API itself.
-pub const DASHBOARD_HTML: &str = include_str!("dashboard.html");
-
-/// The environment variable naming the daily aggregates table.
-pub const ANALYTICS_DAILY_TABLE: &str = "ANALYTICS_DAILY_TABLE";
-
-/// The HTTP handler.
-#[derive(Debug, Clone)]
-pub struct App<S> {
-    store: S,
-}
-
-impl App<DynamoDailyStore> {
-    /// The function as deployed: the table named by `ANALYTICS_DAILY_TABLE`.
-    pub fn from_env(sdk_config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let table = eventmart_shared::aws::env(ANALYTICS_DAILY_TABLE)?;
-        Ok(Self::with_table(
-            aws_sdk_dynamodb::Client::new(sdk_config),
-            table,
-        ))
-    }
-
-    /// Over an explicit client and table (tests use the tables they create).
-    pub fn with_table(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self::new(DynamoDailyStore::new(client, table))
-    }
-}
-
-enum Route {
-    Daily,
-    Summary,
-    Dashboard,
-}
-
-impl<S: DailyStore> App<S> {
-    pub fn new(store: S) -> Self {
-        Self { store }
-    }
-
-    /// Answers one request; every failure is a problem response, never a panic.
-    pub async fn handle(&self, req: Request) -> Response<Body> {
-        let segments = http::segments(&req);
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let route = match segments.as_slice() {
-            ["analytics", "daily"] => Route::Daily,
-            ["analytics", "summary"] => Route::Summary,
-            ["dashboard"] => Route::Dashboard,
-            _ => {
-                return Problem::not_found(format!("no route {}", req.uri().path()))
-                    .into_response();
-            }
-        };
-        if req.method() != Method::GET {
-            return http::method_not_allowed(&[Method::GET]);
-        }
-        let result = match route {
-            Route::Dashboard => {
-                return http::with_body(
-                    StatusCode::OK,
-                    "text/html; charset=utf-8",
-                    DASHBOARD_HTML.to_owned(),
-                );
-            }
-            Route::Daily => self
-                .daily(&req)
-                .await
-                .map(|d| http::json(StatusCode::OK, &d)),
-            Route::Summary => self
-                .daily(&req)
-                .await
-                .map(|d| http::json(StatusCode::OK, &Summary::of(&d))),
-        };
-        result.unwrap_or_else(Problem::into_response)
-    }
-
-    async fn daily(&self, req: &Request) -> Result<Daily, Problem> {
-        let range = range_of(req)?;
-        let stored = self.store.days(range).await.map_err(|e| {
-            tracing::error!(error = %e, from = %range.from(), to = %range.to(), "reading the daily aggregates failed");
-            match e {
-                StoreError::Unavailable(_) => {
-                    Problem::unavailable("the analytics store is unavailable; retry shortly")
-                }
-                StoreError::Malformed { .. } => Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "stored analytics data is malformed; retrying will not help",
-                ),
-            }
-        })?;
-        tracing::info!(from = %range.from(), to = %range.to(), storedDays = stored.len(), "analytics range read");
-        Ok(Daily::fill(range, stored))
-    }
-}
-
-/// The range of the `from` and `to` query parameters, or a 400 naming each bad one.
-fn range_of(req: &Request) -> Result<DateRange, Problem> {
-    let query = req.uri().query().unwrap_or_default();
-    let mut from: Vec<String> = vec![];
-    let mut to: Vec<String> = vec![];
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        match k.as_ref() {
-            "from" => from.push(v.into_owned()),
-            "to" => to.push(v.into_owned()),
-            // Other parameters (a cache-buster, say) do not change the answer.
-            _ => {}
-        }
-    }
-    let mut errors = vec![];
-    for (name, values) in [("from", &from), ("to", &to)] {
-        if values.len() > 1 {
-            errors.push(http::FieldError {
-                field: name.into(),
-                message: "must be given once".into(),
-            });
-        }
-    }
-    if errors.is_empty() {
-        let range = DateRange::parse(
-            from.first().map(String::as_str),
-            to.first().map(String::as_str),
-        );
-        match range {
-            Ok(r) => return Ok(r),
-            Err(e) => errors = e,
-        }
-    }
-    let names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-    let mut problem = Problem::new(
-        StatusCode::BAD_REQUEST,
-        "validation",
-        format!("invalid query parameters: {}", names.join(", ")),
-    );
-    problem.errors = errors;
-    Err(problem)
-}
+pub use dynamo::DynamoDailyStore;
+pub use http::DASHBOARD_HTML;
+#[cfg(any(test, feature = "memory"))]
+pub use memory::MemoryDailyStore;
+pub use ports::{DailyStore, StoreError};
 
 #[cfg(test)]
 mod tests;

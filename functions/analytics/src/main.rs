@@ -1,18 +1,4 @@
-//! The analytics function: the HTTP API over the daily aggregates, and the dashboard.
-
-use analytics::App;
-use lambda_http::{Error, Request, service_fn};
-use std::convert::Infallible;
-use std::sync::Arc;
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    eventmart_shared::telemetry::init();
-    let sdk_config = eventmart_shared::aws::sdk_config().await;
-    let app = Arc::new(App::from_env(&sdk_config)?);
-    lambda_http::run(service_fn(move |req: Request| {
-        let app = Arc::clone(&app);
-        async move { Ok::<_, Infallible>(app.handle(req).await) }
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    eventmart_shared::lambda::run(analytics::app::from_env).await
 }

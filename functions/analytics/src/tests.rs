@@ -1,27 +1,12 @@
 //! The handler with in-memory stores.
 
-use super::*;
+use crate::app::App;
+use crate::domain::{self, Counters, DateRange, Day};
+use crate::memory::MemoryDailyStore;
+use crate::ports::{DailyStore, StoreError};
+use lambda_http::{Body, Request, Response};
+use retryable::Retryable;
 use serde_json::Value;
-use std::sync::Mutex;
-
-/// Days held in memory; records the ranges it was asked for.
-#[derive(Default)]
-struct MemoryStore {
-    days: Vec<Day>,
-    asked: Mutex<Vec<DateRange>>,
-}
-
-impl DailyStore for MemoryStore {
-    async fn days(&self, range: DateRange) -> Result<Vec<Day>, StoreError> {
-        self.asked.lock().unwrap().push(range);
-        Ok(self
-            .days
-            .iter()
-            .filter(|d| range.contains(d.day))
-            .cloned()
-            .collect())
-    }
-}
 
 struct FailingStore(fn() -> StoreError);
 
@@ -60,25 +45,22 @@ fn content_type(resp: &Response<Body>) -> &str {
     resp.headers()["content-type"].to_str().unwrap()
 }
 
-fn store() -> MemoryStore {
-    MemoryStore {
-        days: vec![
-            day("2024-02-28", |c| {
-                c.orders_placed = 2;
-                c.gross_revenue = [("EUR".parse().unwrap(), 3000)].into();
-                c.sign_ups = 2;
-            }),
-            day("2024-03-01", |c| {
-                c.orders_placed = 2;
-                c.orders_canceled = 1;
-                c.canceled_revenue = [("EUR".parse().unwrap(), 1000)].into();
-                c.gross_revenue = [("USD".parse().unwrap(), 700)].into();
-                c.membership_cancellations = 1;
-                c.shipments = 1;
-            }),
-        ],
-        ..MemoryStore::default()
-    }
+fn store() -> MemoryDailyStore {
+    MemoryDailyStore::new(vec![
+        day("2024-02-28", |c| {
+            c.orders_placed = 2;
+            c.gross_revenue = [("EUR".parse().unwrap(), 3000)].into();
+            c.sign_ups = 2;
+        }),
+        day("2024-03-01", |c| {
+            c.orders_placed = 2;
+            c.orders_canceled = 1;
+            c.canceled_revenue = [("EUR".parse().unwrap(), 1000)].into();
+            c.gross_revenue = [("USD".parse().unwrap(), 700)].into();
+            c.membership_cancellations = 1;
+            c.shipments = 1;
+        }),
+    ])
 }
 
 #[tokio::test]
@@ -103,7 +85,7 @@ async fn daily_has_a_row_for_every_day() {
     assert_eq!(days[1]["grossRevenue"], serde_json::json!({}));
     assert_eq!(days[2]["canceledRevenue"]["EUR"], 1000);
     assert_eq!(days[2]["shipments"], 1);
-    assert_eq!(app.store.asked.lock().unwrap().len(), 1);
+    assert_eq!(app.store.asked().len(), 1);
 }
 
 #[tokio::test]
@@ -162,7 +144,7 @@ async fn bad_query_parameters_are_a_400_naming_each() {
             assert_eq!(got, fields, "{route}{query}");
         }
     }
-    assert!(app.store.asked.lock().unwrap().is_empty());
+    assert!(app.store.asked().is_empty());
 }
 
 #[tokio::test]
@@ -190,6 +172,7 @@ async fn unknown_routes_are_404_and_other_methods_405() {
         let resp = app.handle(get(path)).await;
         assert_eq!(resp.status(), 404, "{path}");
         assert_eq!(content_type(&resp), "application/problem+json");
+        assert_eq!(body(&resp)["detail"], format!("no route for {path}"));
     }
     for path in ["/analytics/daily", "/analytics/summary", "/dashboard"] {
         for method in ["POST", "PUT", "DELETE"] {
@@ -201,20 +184,30 @@ async fn unknown_routes_are_404_and_other_methods_405() {
 }
 
 #[tokio::test]
-async fn store_failures_are_503_when_retryable_and_500_when_not() {
-    let app = App::new(FailingStore(|| StoreError::Unavailable("down".into())));
-    let resp = app
-        .handle(get("/analytics/summary?from=2024-01-01&to=2024-01-02"))
-        .await;
-    assert_eq!(resp.status(), 503);
-    assert_eq!(content_type(&resp), "application/problem+json");
-    assert!(!body(&resp)["detail"].as_str().unwrap().contains("down"));
+async fn store_failures_are_503_and_malformed_data_500() {
+    for (failure, retryable) in [
+        (
+            (|| StoreError::Unavailable("down".into())) as fn() -> StoreError,
+            true,
+        ),
+        (|| StoreError::Refused("down: no such table".into()), false),
+    ] {
+        assert_eq!(failure().is_retryable(), retryable);
+        let app = App::new(FailingStore(failure));
+        let resp = app
+            .handle(get("/analytics/summary?from=2024-01-01&to=2024-01-02"))
+            .await;
+        assert_eq!(resp.status(), 503);
+        assert_eq!(content_type(&resp), "application/problem+json");
+        assert!(!body(&resp)["detail"].as_str().unwrap().contains("down"));
+    }
 
     let app = App::new(FailingStore(|| StoreError::Malformed {
         day: "2024-01-01".into(),
         attribute: "ordersPlaced".into(),
         reason: "-1".into(),
     }));
+    assert!(!(app.store.0)().is_retryable());
     let resp = app
         .handle(get("/analytics/daily?from=2024-01-01&to=2024-01-02"))
         .await;

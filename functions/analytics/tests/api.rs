@@ -1,11 +1,16 @@
 //! The analytics API against a real DynamoDB-compatible server (moto): day items are
 //! written with the documented layout of AnalyticsDailyTable, then read over HTTP.
 
+use analytics::app::{self, Settings};
 use analytics::{App, DynamoDailyStore};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventmart_shared::aws::RequestCounter;
-use eventmart_tests::{create_tables, dynamodb, http_request, repo_root, response_json};
+use eventmart_shared::lambda::Function;
+use eventmart_tests::{
+    create_tables, dynamodb, http_request, repo_root, response_json, sdk_config,
+};
+use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
 struct Env {
@@ -26,8 +31,9 @@ async fn env() -> Env {
 }
 
 impl Env {
+    /// Over the client that counts requests.
     fn app(&self) -> App<DynamoDailyStore> {
-        App::with_table(self.client.clone(), &self.table)
+        App::new(DynamoDailyStore::new(self.client.clone(), &self.table))
     }
 
     /// Writes one day item: `series`, `day` and the given number attributes.
@@ -240,7 +246,12 @@ async fn invalid_ranges_are_400_without_reading_the_table() {
 #[tokio::test]
 async fn a_missing_table_is_a_503_problem() {
     let env = env().await;
-    let app = App::with_table(env.client.clone(), "AnalyticsDailyTable-does-not-exist");
+    let app = app::build(
+        &sdk_config().await,
+        &Settings {
+            daily_table: format!("{}-does-not-exist", env.table),
+        },
+    );
     let resp = app
         .handle(http_request(
             "GET",
@@ -287,6 +298,13 @@ async fn the_sample_events_are_served() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path).unwrap();
+        // Through the function's own dispatch, as the Lambda runtime calls it.
+        let payload: Value = serde_json::from_str(&text).unwrap();
+        let invoked = app
+            .invoke(LambdaEvent::new(payload, Context::default()))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(invoked["statusCode"], 200, "{name}");
         let req = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let resp = app.handle(req).await;
@@ -311,4 +329,17 @@ async fn the_sample_events_are_served() {
     }
     seen.sort();
     assert_eq!(seen, ["daily", "dashboard", "summary"]);
+}
+
+#[tokio::test]
+async fn an_event_that_is_no_http_request_is_an_error() {
+    let env = env().await;
+    let event = eventmart_tests::fixture("events/eventbridge/OrderPlaced.json");
+    let err = env
+        .app()
+        .invoke(LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("HTTP routes only"), "{err}");
+    assert_eq!(env.queries(), 0);
 }

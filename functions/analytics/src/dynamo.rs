@@ -1,36 +1,16 @@
-//! The port to the daily aggregates and its DynamoDB adapter (AnalyticsDailyTable:
-//! partition `series = "daily"`, sort key `day = YYYY-MM-DD`).
+//! The DynamoDB adapter of [`DailyStore`] (AnalyticsDailyTable: partition
+//! `series = "daily"`, sort key `day = YYYY-MM-DD`).
 
 use crate::domain::{Amounts, Counters, DateRange, Day, parse_day};
+use crate::ports::{DailyStore, StoreError};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use std::collections::HashMap;
-use std::future::Future;
+use eventmart_shared::dynamo::{Item, s};
 
 /// The partition every daily aggregate lives in.
 pub const SERIES: &str = "daily";
-
-/// Reading the aggregates failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The store could not be reached or refused the request; a retry may help.
-    #[error("the daily aggregates could not be read (a retry may help): {0}")]
-    Unavailable(String),
-    /// A stored item does not have the documented layout; a retry cannot help.
-    #[error("the daily aggregate {day:?} is malformed at {attribute}: {reason}")]
-    Malformed {
-        day: String,
-        attribute: String,
-        reason: String,
-    },
-}
-
-/// Reads the stored days of a range.
-pub trait DailyStore: Send + Sync {
-    /// Every stored day in `range` (days with no item are absent), in any order.
-    fn days(&self, range: DateRange) -> impl Future<Output = Result<Vec<Day>, StoreError>> + Send;
-}
 
 /// [`DailyStore`] over the AnalyticsDailyTable.
 #[derive(Debug, Clone)]
@@ -60,7 +40,7 @@ impl DynamoDailyStore {
 impl DailyStore for DynamoDailyStore {
     async fn days(&self, range: DateRange) -> Result<Vec<Day>, StoreError> {
         let mut out = vec![];
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        let mut start: Option<Item> = None;
         loop {
             let page = self
                 .client
@@ -69,14 +49,14 @@ impl DailyStore for DynamoDailyStore {
                 .key_condition_expression("#s = :s AND #d BETWEEN :from AND :to")
                 .expression_attribute_names("#s", "series")
                 .expression_attribute_names("#d", "day")
-                .expression_attribute_values(":s", AttributeValue::S(SERIES.into()))
-                .expression_attribute_values(":from", AttributeValue::S(range.from().to_string()))
-                .expression_attribute_values(":to", AttributeValue::S(range.to().to_string()))
+                .expression_attribute_values(":s", s(SERIES))
+                .expression_attribute_values(":from", s(range.from().to_string()))
+                .expression_attribute_values(":to", s(range.to().to_string()))
                 .set_limit(self.page_size)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| StoreError::Unavailable(DisplayErrorContext(e).to_string()))?;
+                .map_err(|e| sdk_error(&e))?;
             for item in page.items() {
                 out.push(day_from_item(item)?);
             }
@@ -88,9 +68,22 @@ impl DailyStore for DynamoDailyStore {
     }
 }
 
+/// An SDK failure in the one classification every adapter shares.
+fn sdk_error<E>(e: &SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let message = retryable::sdk::describe(e);
+    if retryable::sdk::is_retryable(e) {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Refused(message)
+    }
+}
+
 /// One item of the table as a [`Day`]. Absent counters are zero; attributes this
 /// function does not know (written by a newer ingestion, say) are left alone.
-pub fn day_from_item(item: &HashMap<String, AttributeValue>) -> Result<Day, StoreError> {
+pub fn day_from_item(item: &Item) -> Result<Day, StoreError> {
     let raw_day = match item.get("day") {
         Some(AttributeValue::S(s)) => s.as_str(),
         _ => "",
@@ -151,7 +144,7 @@ mod tests {
         AttributeValue::N(v.into())
     }
 
-    fn item(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
+    fn item(pairs: &[(&str, AttributeValue)]) -> Item {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
@@ -198,5 +191,15 @@ mod tests {
         }
         let err = day_from_item(&item(&[("day", AttributeValue::S("2024-1-1".into()))]));
         assert!(matches!(err, Err(StoreError::Malformed { attribute, .. }) if attribute == "day"));
+    }
+
+    #[test]
+    fn sdk_failures_are_classified_once() {
+        use aws_sdk_dynamodb::operation::query::QueryError;
+        let timeout: SdkError<QueryError, HttpResponse> = SdkError::timeout_error("slow");
+        assert!(matches!(sdk_error(&timeout), StoreError::Unavailable(m) if m.contains("slow")));
+        let unbuilt: SdkError<QueryError, HttpResponse> =
+            SdkError::construction_failure("no table name");
+        assert!(matches!(sdk_error(&unbuilt), StoreError::Refused(_)));
     }
 }
