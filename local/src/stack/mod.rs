@@ -1,23 +1,23 @@
 //! The whole stack, wired from the template: moto with the template's tables, queues
-//! and SES identities; the functions behind the Runtime API; the HTTP API; the bus with
-//! its rules; the stream pollers.
+//! and SES identities (`provision.rs`); the functions behind the Runtime API; the HTTP API;
+//! the bus with its rules; the stream pollers. What each part is started with is decided
+//! from the template alone ([`specs`]); [`LocalStack::start`] starts the processes.
 
-use crate::apigateway::{Gateway, RouteSpec};
-use crate::aws::REGION;
+mod binaries;
+mod provision;
+pub mod specs;
+
+pub use provision::sdk_config;
+
+use crate::apigateway::Gateway;
 use crate::chaos::Chaos;
-use crate::event_source_mapping::{StreamOptions, StreamPoller, StreamSpec};
-use crate::eventbridge::{
-    ArchiveSpec, AsyncInvoke, Bus, BusOptions, BusSpec, RetryPolicy, RuleSpec, TargetSpec, Timing,
-};
-use crate::lambda::{FunctionSpec, Invoker, Runtime, RuntimeOptions};
+use crate::event_source_mapping::{StreamOptions, StreamPoller};
+use crate::eventbridge::{Bus, BusOptions, Timing};
+use crate::lambda::{Invoker, Runtime, RuntimeOptions};
 use crate::log::LogMode;
 use crate::servers::moto::{Moto, MotoError};
 use crate::servers::proxy::AwsProxy;
 use crate::template::{LocalNaming, Stack, TemplateError};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TimeToLiveSpecification,
-};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -111,9 +111,9 @@ impl LocalStack {
         let moto = Moto::start(&options.root, &log_dir.join("moto.log")).await?;
         let naming = LocalNaming::new(moto.endpoint());
         let model = Stack::load(&options.template, &naming, &options.parameters)?;
-        let binaries = binaries(&options, &model)?;
+        let binaries = binaries::build(&options, &model)?;
         let sdk = sdk_config(&moto.endpoint()).await;
-        provision(&sdk, &model).await?;
+        provision::provision(&sdk, &model).await?;
 
         // The bus's address must be known before the functions start: outbox-relay reads it
         // from its environment. The listener stays bound until the bus takes it, so that
@@ -142,33 +142,7 @@ impl LocalStack {
             })?;
         let aws_url = |caller: &str| aws.url(caller).unwrap_or_default().to_owned();
 
-        let functions = model
-            .functions
-            .iter()
-            .map(|f| {
-                let mut env = f.environment.clone();
-                for (k, v) in [
-                    ("AWS_REGION", REGION.to_owned()),
-                    ("AWS_DEFAULT_REGION", REGION.to_owned()),
-                    ("AWS_ACCESS_KEY_ID", "local".to_owned()),
-                    ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
-                    ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-                    ("AWS_ENDPOINT_URL_DYNAMODB", aws_url(&f.logical_id)),
-                    ("AWS_ENDPOINT_URL_SQS", aws_url(&f.logical_id)),
-                    ("AWS_ENDPOINT_URL_SESV2", aws_url(&f.logical_id)),
-                    ("AWS_ENDPOINT_URL_EVENTBRIDGE", bus_url.clone()),
-                ] {
-                    env.entry(k.to_owned()).or_insert(v);
-                }
-                FunctionSpec {
-                    name: f.logical_id.clone(),
-                    binary: binaries[&f.binary].clone(),
-                    env,
-                    timeout: f.timeout,
-                    memory_mb: f.memory_size,
-                }
-            })
-            .collect();
+        let functions = specs::functions(&model, &binaries, &bus_url, &aws_url);
         let runtime = Arc::new(
             Runtime::start(
                 functions,
@@ -188,72 +162,9 @@ impl LocalStack {
         let invoker: Arc<dyn Invoker> = runtime.clone();
         let sqs = aws_sdk_sqs::Client::new(&sdk);
 
-        let queue_url = |id: &Option<String>| {
-            id.as_ref()
-                .and_then(|id| model.queues.iter().find(|q| &q.logical_id == id))
-                .map(|q| q.url.clone())
-        };
-        // The template's buses, and `default` when an archive is on it (the bus itself
-        // exists in every account and is not in the template).
-        let names = model
-            .buses
-            .iter()
-            .map(|b| b.name.as_str())
-            .chain(model.archives.iter().map(|a| a.bus.as_str()))
-            .collect::<std::collections::BTreeSet<_>>();
-        let buses = names
-            .into_iter()
-            .map(|name| BusSpec {
-                name: name.to_owned(),
-                archives: model
-                    .archives
-                    .iter()
-                    .filter(|a| a.bus == name)
-                    .map(|a| ArchiveSpec {
-                        name: a.name.clone(),
-                        description: a.description.clone(),
-                        pattern: a.compiled.clone(),
-                        pattern_json: a.pattern.as_ref().map(serde_json::Value::to_string),
-                        retention_days: a.retention_days,
-                    })
-                    .collect(),
-            })
-            .collect();
-        let rules = model
-            .rules
-            .iter()
-            .map(|r| {
-                let function = model.functions.iter().find(|f| f.logical_id == r.function);
-                let async_config = function.map(|f| &f.async_config);
-                RuleSpec {
-                    name: r.name.clone(),
-                    bus: r.bus.clone(),
-                    pattern: r.compiled.clone(),
-                    pattern_json: r.pattern.to_string(),
-                    enabled: r.enabled,
-                    target: TargetSpec {
-                        id: r.target_id.clone(),
-                        function: r.function.clone(),
-                        retry: RetryPolicy {
-                            max_attempts: r.retry_policy.maximum_retry_attempts,
-                            max_event_age: r.retry_policy.maximum_event_age,
-                        },
-                        dead_letter_queue_url: queue_url(&r.dead_letter_queue),
-                    },
-                    async_invoke: AsyncInvoke {
-                        max_retry_attempts: async_config.map_or(2, |a| a.maximum_retry_attempts),
-                        max_event_age: async_config
-                            .map_or(Duration::from_secs(6 * 3600), |a| a.maximum_event_age),
-                        on_failure_queue_url: async_config
-                            .and_then(|a| queue_url(&a.on_failure_queue)),
-                        function_timeout: function.map_or(Duration::from_secs(3), |f| f.timeout),
-                    },
-                }
-            })
-            .collect();
         let bus = Bus::start(
-            buses,
-            rules,
+            specs::buses(&model),
+            specs::rules(&model),
             invoker.clone(),
             sqs,
             BusOptions {
@@ -270,39 +181,9 @@ impl LocalStack {
             message: e.to_string(),
         })?;
 
-        let mappings = model
-            .stream_mappings
-            .iter()
-            .filter(|m| m.enabled)
-            .map(|m| StreamSpec {
-                table_name: model
-                    .tables
-                    .iter()
-                    .find(|t| t.logical_id == m.table)
-                    .map(|t| t.name.clone())
-                    .unwrap_or_else(|| m.table.clone()),
-                function: m.function.clone(),
-                batch_size: m.batch_size as usize,
-                batching_window: m.maximum_batching_window,
-                starting_position: match m.starting_position {
-                    crate::template::StartingPosition::TrimHorizon => {
-                        crate::event_source_mapping::StartingPosition::TrimHorizon
-                    }
-                    crate::template::StartingPosition::Latest => {
-                        crate::event_source_mapping::StartingPosition::Latest
-                    }
-                },
-                filters: m.filters.iter().map(|f| f.compiled.clone()).collect(),
-                bisect_on_error: m.bisect_batch_on_function_error,
-                max_retry_attempts: m.maximum_retry_attempts.unwrap_or(u32::MAX),
-                report_batch_item_failures: m.report_batch_item_failures,
-                max_record_age: m.maximum_record_age,
-                on_failure_queue_url: queue_url(&m.on_failure_queue),
-            })
-            .collect();
         let pollers_sdk = sdk_config(&aws_url(STREAM_POLLERS)).await;
         let streams = StreamPoller::start(
-            mappings,
+            specs::stream_mappings(&model),
             aws_sdk_dynamodbstreams::Client::new(&pollers_sdk),
             aws_sdk_dynamodb::Client::new(&pollers_sdk),
             invoker.clone(),
@@ -319,18 +200,7 @@ impl LocalStack {
             message: e.to_string(),
         })?;
 
-        let routes = model
-            .routes
-            .iter()
-            .map(|r| {
-                let route = RouteSpec::new(&r.method, &r.path, &r.function);
-                match r.timeout {
-                    Some(t) => route.with_timeout(t),
-                    None => route,
-                }
-            })
-            .collect();
-        let gateway = Gateway::bind(options.http_addr, routes, invoker)
+        let gateway = Gateway::bind(options.http_addr, specs::routes(&model), invoker)
             .await
             .map_err(|e| StackError::Start {
                 part: "HTTP API",
@@ -434,158 +304,4 @@ fn function_log_sink(mode: LogMode) -> Option<crate::lambda::LogSink> {
             )
         })),
     }
-}
-
-/// The SDK configuration for talking to moto as the stack does.
-pub async fn sdk_config(moto: &str) -> aws_config::SdkConfig {
-    let creds =
-        aws_sdk_sqs::config::Credentials::new("local", "local", None, None, "eventmart-local");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(eventmart_shared::aws::http_client())
-        .region(aws_config::Region::new(REGION))
-        .credentials_provider(creds)
-        .endpoint_url(moto)
-        .load()
-        .await
-}
-
-/// Builds (unless told not to) and locates each function's binary.
-fn binaries(
-    options: &StackOptions,
-    model: &Stack,
-) -> Result<BTreeMap<String, PathBuf>, StackError> {
-    let names: Vec<&str> = model.functions.iter().map(|f| f.binary.as_str()).collect();
-    if options.build {
-        let mut cmd =
-            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.current_dir(&options.root).arg("build").arg("--quiet");
-        if options.release {
-            cmd.arg("--release");
-        }
-        for n in &names {
-            cmd.args(["--bin", n]);
-        }
-        let status = cmd.status().map_err(|e| StackError::Build(e.to_string()))?;
-        if !status.success() {
-            return Err(StackError::Build(format!(
-                "cargo build exited with {status}"
-            )));
-        }
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| options.root.join("target"));
-    let dir = target.join(if options.release { "release" } else { "debug" });
-    names
-        .into_iter()
-        .map(|n| {
-            let path = dir.join(n);
-            if path.exists() {
-                Ok((n.to_owned(), path))
-            } else {
-                Err(StackError::Build(format!(
-                    "{} does not exist",
-                    path.display()
-                )))
-            }
-        })
-        .collect()
-}
-
-/// Creates the template's tables (with streams and TTL), queues and SES identities in moto.
-async fn provision(sdk: &aws_config::SdkConfig, model: &Stack) -> Result<(), StackError> {
-    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    let fail = |resource: &str, e: &dyn std::fmt::Display| StackError::Provision {
-        resource: resource.to_owned(),
-        message: e.to_string(),
-    };
-    for t in &model.tables {
-        let mut req = dynamodb
-            .create_table()
-            .table_name(&t.name)
-            .billing_mode(BillingMode::PayPerRequest);
-        for a in &t.attribute_definitions {
-            let def = AttributeDefinition::builder()
-                .attribute_name(&a.attribute_name)
-                .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
-                .build()
-                .map_err(|e| fail(&t.logical_id, &e))?;
-            req = req.attribute_definitions(def);
-        }
-        for k in &t.key_schema {
-            let key = KeySchemaElement::builder()
-                .attribute_name(&k.attribute_name)
-                .key_type(KeyType::from(k.key_type.as_str()))
-                .build()
-                .map_err(|e| fail(&t.logical_id, &e))?;
-            req = req.key_schema(key);
-        }
-        if let Some(view) = t.stream_view_type {
-            let spec = StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::from(view.as_str()))
-                .build()
-                .map_err(|e| fail(&t.logical_id, &e))?;
-            req = req.stream_specification(spec);
-        }
-        req.send().await.map_err(|e| {
-            fail(
-                &t.logical_id,
-                &aws_sdk_dynamodb::error::DisplayErrorContext(e),
-            )
-        })?;
-        if let Some(attr) = &t.ttl_attribute {
-            let ttl = TimeToLiveSpecification::builder()
-                .attribute_name(attr)
-                .enabled(true)
-                .build()
-                .map_err(|e| fail(&t.logical_id, &e))?;
-            dynamodb
-                .update_time_to_live()
-                .table_name(&t.name)
-                .time_to_live_specification(ttl)
-                .send()
-                .await
-                .map_err(|e| {
-                    fail(
-                        &t.logical_id,
-                        &aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                    )
-                })?;
-        }
-    }
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    // A redrive policy names its dead-letter queue, which must exist first.
-    let mut queues: Vec<_> = model.queues.iter().collect();
-    queues.sort_by_key(|q| q.attributes.contains_key("RedrivePolicy"));
-    for q in queues {
-        let attributes = q
-            .attributes
-            .iter()
-            .map(|(k, v)| {
-                (
-                    aws_sdk_sqs::types::QueueAttributeName::from(k.as_str()),
-                    v.clone(),
-                )
-            })
-            .collect();
-        sqs.create_queue()
-            .queue_name(&q.name)
-            .set_attributes(Some(attributes))
-            .send()
-            .await
-            .map_err(|e| fail(&q.logical_id, &aws_sdk_sqs::error::DisplayErrorContext(e)))?;
-    }
-    // Parameters holding an email address are senders: verify them as SES identities.
-    let ses = aws_sdk_sesv2::Client::new(sdk);
-    for (name, value) in &model.parameters {
-        if value.contains('@') && !value.contains(char::is_whitespace) {
-            ses.create_email_identity()
-                .email_identity(value)
-                .send()
-                .await
-                .map_err(|e| fail(name, &aws_sdk_sesv2::error::DisplayErrorContext(e)))?;
-        }
-    }
-    Ok(())
 }

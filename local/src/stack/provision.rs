@@ -1,0 +1,124 @@
+//! The template's tables (with streams and TTL), queues and SES identities, created in
+//! moto before anything starts.
+
+use super::StackError;
+use crate::aws::REGION;
+use crate::template::Stack;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
+};
+
+/// The SDK configuration for talking to moto as the stack does.
+pub async fn sdk_config(moto: &str) -> aws_config::SdkConfig {
+    let creds =
+        aws_sdk_sqs::config::Credentials::new("local", "local", None, None, "eventmart-local");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(eventmart_shared::aws::http_client())
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(creds)
+        .endpoint_url(moto)
+        .load()
+        .await
+}
+
+/// Creates the template's tables (with streams and TTL), queues and SES identities in moto.
+pub(super) async fn provision(
+    sdk: &aws_config::SdkConfig,
+    model: &Stack,
+) -> Result<(), StackError> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let fail = |resource: &str, e: &dyn std::fmt::Display| StackError::Provision {
+        resource: resource.to_owned(),
+        message: e.to_string(),
+    };
+    for t in &model.tables {
+        let mut req = dynamodb
+            .create_table()
+            .table_name(&t.name)
+            .billing_mode(BillingMode::PayPerRequest);
+        for a in &t.attribute_definitions {
+            let def = AttributeDefinition::builder()
+                .attribute_name(&a.attribute_name)
+                .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+                .build()
+                .map_err(|e| fail(&t.logical_id, &e))?;
+            req = req.attribute_definitions(def);
+        }
+        for k in &t.key_schema {
+            let key = KeySchemaElement::builder()
+                .attribute_name(&k.attribute_name)
+                .key_type(KeyType::from(k.key_type.as_str()))
+                .build()
+                .map_err(|e| fail(&t.logical_id, &e))?;
+            req = req.key_schema(key);
+        }
+        if let Some(view) = t.stream_view_type {
+            let spec = StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view.as_str()))
+                .build()
+                .map_err(|e| fail(&t.logical_id, &e))?;
+            req = req.stream_specification(spec);
+        }
+        req.send().await.map_err(|e| {
+            fail(
+                &t.logical_id,
+                &aws_sdk_dynamodb::error::DisplayErrorContext(e),
+            )
+        })?;
+        if let Some(attr) = &t.ttl_attribute {
+            let ttl = TimeToLiveSpecification::builder()
+                .attribute_name(attr)
+                .enabled(true)
+                .build()
+                .map_err(|e| fail(&t.logical_id, &e))?;
+            dynamodb
+                .update_time_to_live()
+                .table_name(&t.name)
+                .time_to_live_specification(ttl)
+                .send()
+                .await
+                .map_err(|e| {
+                    fail(
+                        &t.logical_id,
+                        &aws_sdk_dynamodb::error::DisplayErrorContext(e),
+                    )
+                })?;
+        }
+    }
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    // A redrive policy names its dead-letter queue, which must exist first.
+    let mut queues: Vec<_> = model.queues.iter().collect();
+    queues.sort_by_key(|q| q.attributes.contains_key("RedrivePolicy"));
+    for q in queues {
+        let attributes = q
+            .attributes
+            .iter()
+            .map(|(k, v)| {
+                (
+                    aws_sdk_sqs::types::QueueAttributeName::from(k.as_str()),
+                    v.clone(),
+                )
+            })
+            .collect();
+        sqs.create_queue()
+            .queue_name(&q.name)
+            .set_attributes(Some(attributes))
+            .send()
+            .await
+            .map_err(|e| fail(&q.logical_id, &aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+    }
+    // Parameters holding an email address are senders: verify them as SES identities.
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    for (name, value) in &model.parameters {
+        if value.contains('@') && !value.contains(char::is_whitespace) {
+            ses.create_email_identity()
+                .email_identity(value)
+                .send()
+                .await
+                .map_err(|e| fail(name, &aws_sdk_sesv2::error::DisplayErrorContext(e)))?;
+        }
+    }
+    Ok(())
+}

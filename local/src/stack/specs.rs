@@ -1,0 +1,173 @@
+//! The template turned into each service's specs: what the stack starts, decided before
+//! anything starts (pure functions of the template model).
+
+use crate::apigateway::RouteSpec;
+use crate::aws::REGION;
+use crate::event_source_mapping::StreamSpec;
+use crate::eventbridge::{ArchiveSpec, AsyncInvoke, BusSpec, RetryPolicy, RuleSpec, TargetSpec};
+use crate::lambda::FunctionSpec;
+use crate::template::Stack;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Each function with its binary and its environment: the template's variables, then the
+/// region, credentials and endpoints (the function's own AWS proxy, `aws_url(logical id)`,
+/// and the bus) unless the template sets them.
+pub fn functions(
+    model: &Stack,
+    binaries: &BTreeMap<String, PathBuf>,
+    bus_url: &str,
+    aws_url: &dyn Fn(&str) -> String,
+) -> Vec<FunctionSpec> {
+    model
+        .functions
+        .iter()
+        .map(|f| {
+            let mut env = f.environment.clone();
+            for (k, v) in [
+                ("AWS_REGION", REGION.to_owned()),
+                ("AWS_DEFAULT_REGION", REGION.to_owned()),
+                ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+                ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+                ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+                ("AWS_ENDPOINT_URL_DYNAMODB", aws_url(&f.logical_id)),
+                ("AWS_ENDPOINT_URL_SQS", aws_url(&f.logical_id)),
+                ("AWS_ENDPOINT_URL_SESV2", aws_url(&f.logical_id)),
+                ("AWS_ENDPOINT_URL_EVENTBRIDGE", bus_url.to_owned()),
+            ] {
+                env.entry(k.to_owned()).or_insert(v);
+            }
+            FunctionSpec {
+                name: f.logical_id.clone(),
+                binary: binaries[&f.binary].clone(),
+                env,
+                timeout: f.timeout,
+                memory_mb: f.memory_size,
+            }
+        })
+        .collect()
+}
+
+/// The URL of the template's queue `id`, if there is one.
+fn queue_url(model: &Stack, id: &Option<String>) -> Option<String> {
+    id.as_ref()
+        .and_then(|id| model.queues.iter().find(|q| &q.logical_id == id))
+        .map(|q| q.url.clone())
+}
+
+/// The buses with their archives.
+pub fn buses(model: &Stack) -> Vec<BusSpec> {
+    // The template's buses, and `default` when an archive is on it (the bus itself
+    // exists in every account and is not in the template).
+    let names = model
+        .buses
+        .iter()
+        .map(|b| b.name.as_str())
+        .chain(model.archives.iter().map(|a| a.bus.as_str()))
+        .collect::<std::collections::BTreeSet<_>>();
+    names
+        .into_iter()
+        .map(|name| BusSpec {
+            name: name.to_owned(),
+            archives: model
+                .archives
+                .iter()
+                .filter(|a| a.bus == name)
+                .map(|a| ArchiveSpec {
+                    name: a.name.clone(),
+                    description: a.description.clone(),
+                    pattern: a.compiled.clone(),
+                    pattern_json: a.pattern.as_ref().map(serde_json::Value::to_string),
+                    retention_days: a.retention_days,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Each rule with its target's retry policy and dead-letter queue and its function's
+/// event invoke config (Lambda's defaults where the template has none).
+pub fn rules(model: &Stack) -> Vec<RuleSpec> {
+    model
+        .rules
+        .iter()
+        .map(|r| {
+            let function = model.functions.iter().find(|f| f.logical_id == r.function);
+            let async_config = function.map(|f| &f.async_config);
+            RuleSpec {
+                name: r.name.clone(),
+                bus: r.bus.clone(),
+                pattern: r.compiled.clone(),
+                pattern_json: r.pattern.to_string(),
+                enabled: r.enabled,
+                target: TargetSpec {
+                    id: r.target_id.clone(),
+                    function: r.function.clone(),
+                    retry: RetryPolicy {
+                        max_attempts: r.retry_policy.maximum_retry_attempts,
+                        max_event_age: r.retry_policy.maximum_event_age,
+                    },
+                    dead_letter_queue_url: queue_url(model, &r.dead_letter_queue),
+                },
+                async_invoke: AsyncInvoke {
+                    max_retry_attempts: async_config.map_or(2, |a| a.maximum_retry_attempts),
+                    max_event_age: async_config
+                        .map_or(Duration::from_secs(6 * 3600), |a| a.maximum_event_age),
+                    on_failure_queue_url: async_config
+                        .and_then(|a| queue_url(model, &a.on_failure_queue)),
+                    function_timeout: function.map_or(Duration::from_secs(3), |f| f.timeout),
+                },
+            }
+        })
+        .collect()
+}
+
+/// The enabled DynamoDB stream event source mappings.
+pub fn stream_mappings(model: &Stack) -> Vec<StreamSpec> {
+    model
+        .stream_mappings
+        .iter()
+        .filter(|m| m.enabled)
+        .map(|m| StreamSpec {
+            table_name: model
+                .tables
+                .iter()
+                .find(|t| t.logical_id == m.table)
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| m.table.clone()),
+            function: m.function.clone(),
+            batch_size: m.batch_size as usize,
+            batching_window: m.maximum_batching_window,
+            starting_position: match m.starting_position {
+                crate::template::StartingPosition::TrimHorizon => {
+                    crate::event_source_mapping::StartingPosition::TrimHorizon
+                }
+                crate::template::StartingPosition::Latest => {
+                    crate::event_source_mapping::StartingPosition::Latest
+                }
+            },
+            filters: m.filters.iter().map(|f| f.compiled.clone()).collect(),
+            bisect_on_error: m.bisect_batch_on_function_error,
+            max_retry_attempts: m.maximum_retry_attempts.unwrap_or(u32::MAX),
+            report_batch_item_failures: m.report_batch_item_failures,
+            max_record_age: m.maximum_record_age,
+            on_failure_queue_url: queue_url(model, &m.on_failure_queue),
+        })
+        .collect()
+}
+
+/// The HTTP API's routes.
+pub fn routes(model: &Stack) -> Vec<RouteSpec> {
+    model
+        .routes
+        .iter()
+        .map(|r| {
+            let route = RouteSpec::new(&r.method, &r.path, &r.function);
+            match r.timeout {
+                Some(t) => route.with_timeout(t),
+                None => route,
+            }
+        })
+        .collect()
+}
