@@ -4,11 +4,12 @@
 use crate::domain::{Membership, MembershipStatus};
 use crate::ports::{MembershipRepository, RepoError};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use eventmart_shared::dynamo::{Item, from_item, s, to_item};
 use eventmart_shared::events::{CustomerId, Event, MembershipId, format_time};
-use serde_json::Value;
-use std::collections::HashMap;
+
+/// The table's name in errors.
+const TABLE: &str = "memberships";
 
 /// Memberships in one DynamoDB table keyed by `pk`.
 #[derive(Debug, Clone)]
@@ -25,7 +26,7 @@ impl DynamoMemberships {
         }
     }
 
-    async fn read(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, RepoError> {
+    async fn read(&self, key: &str) -> Result<Option<Item>, RepoError> {
         let out = self
             .client
             .get_item()
@@ -34,7 +35,7 @@ impl DynamoMemberships {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| RepoError::sdk(TABLE, &e))?;
         Ok(out.item)
     }
 }
@@ -55,17 +56,11 @@ impl MembershipRepository for DynamoMemberships {
         let Some(item) = self.read(&key).await? else {
             return Ok(None);
         };
-        // Every attribute of a membership is a string.
-        let value: serde_json::Map<String, Value> = item
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), Value::String(v.as_s().ok()?.clone()))))
-            .collect();
-        serde_json::from_value(Value::Object(value))
+        let value = from_item(&item)
+            .ok_or_else(|| RepoError::corrupt(&key, "unsupported attribute type"))?;
+        serde_json::from_value(value)
             .map(Some)
-            .map_err(|e| RepoError::Corrupt {
-                key,
-                reason: e.to_string(),
-            })
+            .map_err(|e| RepoError::corrupt(key, e))
     }
 
     async fn active_membership(
@@ -80,27 +75,20 @@ impl MembershipRepository for DynamoMemberships {
             .and_then(|v| v.as_s().ok())
             .and_then(|v| v.parse().ok())
             .map(Some)
-            .ok_or_else(|| RepoError::Corrupt {
-                key,
-                reason: "membershipId is missing or not a membership id".into(),
+            .ok_or_else(|| {
+                RepoError::corrupt(key, "membershipId is missing or not a membership id")
             })
     }
 
     fn insert(&self, membership: &Membership) -> TransactWriteItem {
-        let mut item: HashMap<String, AttributeValue> =
-            match serde_json::to_value(membership).unwrap_or(Value::Null) {
-                Value::Object(o) => o
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((k, s(v.as_str()?))))
-                    .collect(),
-                _ => HashMap::new(),
-            };
-        item.insert("pk".into(), s(&membership_pk(membership.membership_id)));
+        // Every attribute of a membership is a string.
+        let mut item = to_item(membership);
+        item.insert("pk".into(), s(membership_pk(membership.membership_id)));
         put_new(&self.table, item)
     }
 
     fn claim_customer(&self, membership: &Membership) -> TransactWriteItem {
-        let item = HashMap::from([
+        let item = Item::from([
             ("pk".to_owned(), s(&customer_pk(&membership.customer_id))),
             (
                 "membershipId".to_owned(),
@@ -148,7 +136,7 @@ impl MembershipRepository for DynamoMemberships {
     }
 }
 
-fn put_new(table: &str, item: HashMap<String, AttributeValue>) -> TransactWriteItem {
+fn put_new(table: &str, item: Item) -> TransactWriteItem {
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -158,20 +146,60 @@ fn put_new(table: &str, item: HashMap<String, AttributeValue>) -> TransactWriteI
     TransactWriteItem::builder().put(put).build()
 }
 
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+    use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Intercept, Region};
+    use aws_sdk_dynamodb::error::BoxError;
+    use retryable::Retryable;
 
-fn unavailable<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
-) -> RepoError {
-    // A missing table or a rejected request fails the same way on every retry.
-    let retryable = !matches!(
-        e.code(),
-        Some("ValidationException" | "ResourceNotFoundException" | "AccessDeniedException")
-    );
-    RepoError::Unavailable {
-        message: DisplayErrorContext(&e).to_string(),
-        retryable,
+    /// Fails every request before it is built, as the SDK fails one it cannot build.
+    #[derive(Debug)]
+    struct Unbuildable;
+
+    impl Intercept for Unbuildable {
+        fn name(&self) -> &'static str {
+            "Unbuildable"
+        }
+
+        fn read_before_execution(
+            &self,
+            _context: &BeforeSerializationInterceptorContextRef<'_>,
+            _cfg: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            Err("the request cannot be built".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_that_cannot_be_built_is_permanent() {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .interceptor(Unbuildable)
+            .build();
+        let repo = DynamoMemberships::new(Client::from_conf(config), "memberships");
+        // The adapter's own list of codes retried both: they had no code.
+        let e = repo.get(MembershipId::new()).await.unwrap_err();
+        assert!(matches!(e, RepoError::Refused { .. }), "{e:?}");
+        assert!(!e.is_retryable());
+        let customer: CustomerId = "cust-1".parse().unwrap();
+        let e = repo.active_membership(&customer).await.unwrap_err();
+        assert!(!e.is_retryable(), "{e}");
+    }
+
+    #[test]
+    fn a_membership_is_stored_as_strings() {
+        let m = Membership::start(
+            "cust-1".parse().unwrap(),
+            "a@example.com".parse().unwrap(),
+            eventmart_shared::events::Plan::Annual,
+            chrono::Utc::now(),
+        );
+        let item = to_item(&m);
+        assert!(item.values().all(|v| v.is_s()), "{item:?}");
+        let back: Membership = serde_json::from_value(from_item(&item).unwrap()).unwrap();
+        assert_eq!(back, m);
     }
 }

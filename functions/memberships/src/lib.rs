@@ -1,72 +1,50 @@
 //! The memberships function: `POST /memberships`, `GET /memberships/{membershipId}`,
-//! `POST /memberships/{membershipId}/cancel`.
+//! `POST /memberships/{membershipId}/cancel`, over HTTP only.
 //!
-//! Every state change commits with its outbox item (`MembershipSignedUp`,
-//! `MembershipCanceled`) in one DynamoDB transaction; nothing here calls EventBridge. The
-//! handler is generic over its ports ([`MembershipRepository`], [`Store`]); [`App`] wires
-//! the real ones.
+//! | request | effect |
+//! | --- | --- |
+//! | `POST /memberships` | an ACTIVE membership (`MEMBERSHIP#<id>`), its customer's claim (`CUSTOMER#<customerId>`) and `MembershipSignedUp`; 201 with `Location`; 409 while the customer has an active one |
+//! | `POST /memberships/{membershipId}/cancel` | ACTIVE → CANCELED, the claim released, and `MembershipCanceled`; 409 once canceled |
+//! | `GET /memberships/{membershipId}` | the membership, read consistently |
+//!
+//! An id that does not parse is answered as an id that names nothing: 404,
+//! `membership <id> does not exist`.
+//!
+//! # Guarantees
+//!
+//! * Every state change commits with its outbox item in one DynamoDB transaction;
+//!   nothing here calls EventBridge (outbox-relay publishes from the table's stream).
+//! * One active membership per customer: the rule is the condition on the customer's
+//!   claim item, so of concurrent sign-ups of one customer exactly one commits and the
+//!   others are answered 409; a cancel moves the membership only while it is ACTIVE.
+//! * A request with an `Idempotency-Key` commits its idempotency record in the same
+//!   transaction as its writes: its retries, for 24 hours, get the first answer (the 201
+//!   and its `Location`, or the refusal), and change nothing. The same key with another
+//!   body is 422; while the first request runs, 409 (retry shortly).
+//!
+//! # Failure windows
+//!
+//! * The function dies, or the answer is lost, after the transaction committed: the
+//!   change and its event stand, and the client sees an error. With an
+//!   `Idempotency-Key` its retry gets the committed answer; without one, a retried
+//!   sign-up or cancel gets 409.
+//! * A retry after the record expired (24 hours) is a new request.
+//! * An event reaches the bus when outbox-relay reads it from the stream, not when the
+//!   request is answered.
+//!
+//! The handler ([`App`]) is generic over its ports ([`MembershipRepository`],
+//! [`dynamodb_idempotency::Store`]); [`app::build`] wires the real ones.
 
-mod api;
+pub mod app;
 pub mod domain;
 pub mod dynamo;
+mod http;
 pub mod ports;
 
+pub use app::{App, Deployed, FUNCTION, Settings};
 pub use domain::{Membership, MembershipStatus};
 pub use dynamo::DynamoMemberships;
 pub use ports::{MembershipRepository, RepoError};
-
-use dynamodb_idempotency::{DynamoStore, Idempotency, Store};
-use eventmart_shared::aws::{ConfigError, env};
-
-/// The function name idempotency records are kept under.
-pub const FUNCTION: &str = "memberships";
-
-/// The memberships handler over its ports.
-pub struct Memberships<R, S> {
-    repo: R,
-    /// Records of requests with an `Idempotency-Key`; its store also commits the writes
-    /// of requests without one.
-    http: Idempotency<S>,
-}
-
-impl<R, S> Memberships<R, S>
-where
-    R: MembershipRepository<Write = S::Write>,
-    S: Store,
-{
-    pub fn new(repo: R, store: S) -> Self {
-        Self {
-            repo,
-            http: Idempotency::new(store, eventmart_shared::http::idempotency_config(FUNCTION)),
-        }
-    }
-}
-
-/// The function as deployed, over DynamoDB.
-pub type App = Memberships<DynamoMemberships, DynamoStore>;
-
-impl App {
-    /// The function over explicit tables (what tests use).
-    pub fn with_tables(
-        dynamodb: aws_sdk_dynamodb::Client,
-        memberships_table: &str,
-        idempotency_table: &str,
-    ) -> Self {
-        Memberships::new(
-            DynamoMemberships::new(dynamodb.clone(), memberships_table),
-            DynamoStore::new(dynamodb, idempotency_table),
-        )
-    }
-
-    /// The function configured by `MEMBERSHIPS_TABLE` and `IDEMPOTENCY_TABLE`.
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        Ok(Self::with_tables(
-            aws_sdk_dynamodb::Client::new(sdk),
-            &env("MEMBERSHIPS_TABLE")?,
-            &env("IDEMPOTENCY_TABLE")?,
-        ))
-    }
-}
 
 #[cfg(any(test, feature = "memory"))]
 pub mod memory;

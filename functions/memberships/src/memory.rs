@@ -23,12 +23,7 @@ impl MembershipRepository for Memory {
         let key = membership_pk(id);
         self.0
             .item(&key)
-            .map(|v| {
-                serde_json::from_value(v).map_err(|e| RepoError::Corrupt {
-                    key,
-                    reason: e.to_string(),
-                })
-            })
+            .map(|v| serde_json::from_value(v).map_err(|e| RepoError::corrupt(key, e)))
             .transpose()
     }
 

@@ -5,6 +5,9 @@ use crate::domain::Membership;
 use eventmart_shared::events::{CustomerId, Event, MembershipId};
 use std::future::Future;
 
+/// A read of the memberships table failed (the producers' one repository error).
+pub use eventmart_shared::producer::RepoError;
+
 /// The memberships table.
 pub trait MembershipRepository: Send + Sync {
     /// The write type of the store the writes are committed through.
@@ -37,14 +40,4 @@ pub trait MembershipRepository: Send + Sync {
 
     /// The outbox item of `event`.
     fn outbox(&self, event: &Event, now_secs: i64) -> Self::Write;
-}
-
-/// A read of the memberships table failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RepoError {
-    #[error("memberships table: {message}")]
-    Unavailable { message: String, retryable: bool },
-    /// A stored item that is not a membership: a retry reads the same bytes.
-    #[error("stored item `{key}` is unreadable: {reason}")]
-    Corrupt { key: String, reason: String },
 }

@@ -1,6 +1,6 @@
 //! The handler over in-memory ports.
 
-use crate::Memberships;
+use crate::App;
 use crate::memory::Memory;
 use dynamodb_idempotency::InMemoryStore;
 use eventmart_shared::events::MembershipId;
@@ -8,11 +8,11 @@ use eventmart_tests::{http_request, http_request_with, response_json};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-type Mem = Memberships<Memory, Arc<InMemoryStore>>;
+type Mem = App<Memory, Arc<InMemoryStore>>;
 
 fn app() -> (Mem, Memory) {
     let mem = Memory::default();
-    (Memberships::new(mem.clone(), mem.0.clone()), mem)
+    (App::new(mem.clone(), mem.0.clone()), mem)
 }
 
 fn sign_up_body(customer: &str) -> Value {
@@ -115,4 +115,29 @@ async fn idempotency_key_replays_and_rejects_another_body() {
     // The replay answers 201 again, not the 409 a new sign-up would get.
     assert_eq!(response_json(&send(sign_up_body("c-2")).await), first);
     assert_eq!(response_json(&send(sign_up_body("c-3")).await).0, 422);
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_ids_get_the_same_answer() {
+    let (app, _) = app();
+    let unknown = MembershipId::new().to_string();
+    for id in ["nope", unknown.as_str()] {
+        let expected = format!("membership {id} does not exist");
+        let (status, p) = call(&app, "GET", &format!("/memberships/{id}"), None).await;
+        assert_eq!(
+            (status, p["detail"].as_str()),
+            (404, Some(expected.as_str()))
+        );
+        let cancel = format!("/memberships/{id}/cancel");
+        let (status, p) = call(&app, "POST", &cancel, Some(&json!({"reason": "r"}))).await;
+        assert_eq!(
+            (status, p["detail"].as_str()),
+            (404, Some(expected.as_str()))
+        );
+    }
+    let resp = app
+        .handle(http_request("GET", "/memberships/x/cancel", None))
+        .await;
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
 }

@@ -2,13 +2,16 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventmart_shared::events::{Event, EventType, MembershipId};
-use eventmart_tests::{create_tables, dynamodb, http_request, http_request_with, response_json};
-use memberships::App;
+use eventmart_shared::lambda::Function;
+use eventmart_tests::{
+    create_tables, dynamodb, fixture, http_request, http_request_with, response_json,
+};
+use memberships::{Deployed, Settings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
 struct Env {
-    app: App,
+    app: Deployed,
     client: aws_sdk_dynamodb::Client,
     table: String,
 }
@@ -16,10 +19,12 @@ struct Env {
 async fn env() -> Env {
     let (client, _) = dynamodb().await;
     let tables = create_tables(&client).await;
-    let app = App::with_tables(
-        client.clone(),
-        &tables["MembershipsTable"],
-        &tables["IdempotencyTable"],
+    let app = memberships::app::build(
+        &eventmart_tests::sdk_config().await,
+        &Settings {
+            memberships_table: tables["MembershipsTable"].clone(),
+            idempotency_table: tables["IdempotencyTable"].clone(),
+        },
     );
     Env {
         app,
@@ -218,4 +223,21 @@ async fn sample_events_run_through_the_handler() {
         404
     );
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+
+    // The same payloads through the Lambda entry point; an event is not for this function.
+    let invoke = |payload: Value| {
+        env.app.invoke(lambda_runtime::LambdaEvent::new(
+            payload,
+            lambda_runtime::Context::default(),
+        ))
+    };
+    let response = invoke(fixture("events/memberships/get-membership.json"))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 404);
+    assert!(
+        invoke(fixture("events/eventbridge/OrderShipped.json"))
+            .await
+            .is_err()
+    );
 }

@@ -1,0 +1,189 @@
+//! The HTTP API: `POST /memberships`, `GET /memberships/{membershipId}`,
+//! `POST /memberships/{membershipId}/cancel`.
+
+use crate::app::App;
+use crate::domain::{Membership, MembershipStatus};
+use crate::ports::MembershipRepository;
+use chrono::Utc;
+use dynamodb_idempotency::Store;
+use eventmart_shared::events::{CustomerId, Email, MembershipId, Plan};
+use eventmart_shared::http::{self, Fields, Problem, RouteSpec, StoredResponse};
+use eventmart_shared::producer::{Rejected, Resource, commit, parse_cancel};
+use eventmart_shared::telemetry::event_span;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    SignUp,
+    Get,
+    Cancel,
+}
+
+/// The routes, as template.yaml declares them.
+const ROUTES: &[RouteSpec<Route>] = &[
+    (Method::POST, "/memberships", Route::SignUp),
+    (Method::GET, "/memberships/{membershipId}", Route::Get),
+    (
+        Method::POST,
+        "/memberships/{membershipId}/cancel",
+        Route::Cancel,
+    ),
+];
+
+/// What the API serves, as its answers name it.
+const MEMBERSHIP: Resource = Resource {
+    name: "membership",
+    collection: "/memberships",
+    id_field: "membershipId",
+};
+
+impl<R, S> App<R, S>
+where
+    R: MembershipRepository<Write = S::Write>,
+    S: Store,
+{
+    /// Answers one HTTP API request. Never fails: every outcome is a response.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let matched = match http::route(&req, ROUTES) {
+            Ok(matched) => matched,
+            Err(refused) => return refused,
+        };
+        match matched.route {
+            Route::SignUp => MEMBERSHIP.respond(self.sign_up(&req).await),
+            Route::Get => match MEMBERSHIP.id(&matched) {
+                Ok(id) => self.get(id).await,
+                Err(unknown) => unknown.into_response(),
+            },
+            Route::Cancel => {
+                let answer = async { self.cancel(&req, MEMBERSHIP.id(&matched)?).await };
+                MEMBERSHIP.respond(answer.await)
+            }
+        }
+    }
+
+    async fn sign_up(&self, req: &Request) -> Result<StoredResponse, Problem> {
+        let key = http::idempotency_key(req)?;
+        let body = http::json_body(req)?;
+        let (customer_id, email, plan) = parse_sign_up(&body)?;
+        let correlation = http::correlation_id(req);
+        let attempt = || async {
+            if let Some(active) = self.read(self.repo.active_membership(&customer_id)).await? {
+                return Ok((
+                    StoredResponse::refusal(&already_member(Some(active))),
+                    vec![],
+                ));
+            }
+            let now = Utc::now();
+            let membership = Membership::start(customer_id.clone(), email, plan, now);
+            let event = membership.signed_up_event(correlation, now);
+            let meta = event.metadata();
+            event_span(&meta.event_id, &meta.correlation_id).in_scope(|| {
+                tracing::info!(membershipId = %membership.membership_id, "membership started");
+            });
+            let writes = vec![
+                self.repo.insert(&membership),
+                self.repo.claim_customer(&membership),
+                self.repo.outbox(&event, now.timestamp()),
+            ];
+            let created = StoredResponse::new(StatusCode::CREATED, &membership);
+            Ok((created, writes))
+        };
+        match commit(&self.http, key, "POST /memberships", &body, attempt).await? {
+            Ok(stored) => Ok(stored),
+            // Another sign-up of this customer committed between our read and our write.
+            Err(e) if !e.conditions_failed.is_empty() => Err(already_member(None)),
+            Err(e) => Err(MEMBERSHIP.write_failed(&e)),
+        }
+    }
+
+    async fn get(&self, id: MembershipId) -> Response<Body> {
+        match self.read(self.repo.get(id)).await {
+            Ok(Some(m)) => http::json(StatusCode::OK, &m),
+            Ok(None) => MEMBERSHIP.not_found(id).into_response(),
+            Err(problem) => problem.into_response(),
+        }
+    }
+
+    async fn cancel(&self, req: &Request, id: MembershipId) -> Result<StoredResponse, Problem> {
+        let key = http::idempotency_key(req)?;
+        let body = http::json_body(req)?;
+        let reason = parse_cancel(&body)?;
+        let correlation = http::correlation_id(req);
+        // A refusal is an answer like any other, so that a retried request replays the
+        // first answer rather than a refusal caused by its own success.
+        let attempt = || async {
+            let Some(membership) = self.read(self.repo.get(id)).await? else {
+                return Ok((StoredResponse::refusal(&MEMBERSHIP.not_found(id)), vec![]));
+            };
+            let now = Utc::now();
+            let (canceled, event) = match membership.cancel(reason, correlation, now) {
+                Ok(done) => done,
+                Err(refused) => {
+                    let conflict = Problem::conflict(refused.to_string());
+                    return Ok((StoredResponse::refusal(&conflict), vec![]));
+                }
+            };
+            let meta = event.metadata();
+            event_span(&meta.event_id, &meta.correlation_id).in_scope(|| {
+                tracing::info!(membershipId = %id, "membership canceled");
+            });
+            let writes = vec![
+                self.repo.cancel(&canceled),
+                self.repo.release_customer(&canceled),
+                self.repo.outbox(&event, now.timestamp()),
+            ];
+            Ok::<_, Rejected>((StoredResponse::new(StatusCode::OK, &canceled), writes))
+        };
+        let route = format!("POST /memberships/{id}/cancel");
+        match commit(&self.http, key, &route, &body, attempt).await? {
+            Ok(stored) => Ok(stored),
+            // Another cancel committed between our read and our write.
+            Err(e) if !e.conditions_failed.is_empty() => Err(self.after_lost_race(id).await),
+            Err(e) => Err(MEMBERSHIP.write_failed(&e)),
+        }
+    }
+
+    /// The answer to a cancel whose condition failed: the membership changed meanwhile.
+    async fn after_lost_race(&self, id: MembershipId) -> Problem {
+        match self.read(self.repo.get(id)).await {
+            Ok(Some(m)) if m.status == MembershipStatus::Canceled => {
+                Problem::conflict("the membership is already canceled")
+            }
+            Ok(None) => MEMBERSHIP.not_found(id),
+            Ok(Some(_)) => Problem::unavailable("the membership changed during the request; retry"),
+            Err(p) => p,
+        }
+    }
+
+    /// A repository read, a failure answered 503.
+    async fn read<T>(
+        &self,
+        read: impl Future<Output = Result<T, crate::RepoError>>,
+    ) -> Result<T, Problem> {
+        read.await.map_err(|e| MEMBERSHIP.read_failed(&e))
+    }
+}
+
+/// `POST /memberships`: every invalid field named at once.
+fn parse_sign_up(body: &Value) -> Result<(CustomerId, Email, Plan), Problem> {
+    let mut f = Fields::new(body);
+    let customer_id = f.required::<CustomerId>("customerId");
+    let email = f.required::<Email>("email");
+    let plan = f.required::<Plan>("plan");
+    f.finish()?;
+    match (customer_id, email, plan) {
+        (Some(c), Some(e), Some(p)) => Ok((c, e, p)),
+        _ => Err(Problem::invalid(vec![])),
+    }
+}
+
+fn already_member(active: Option<MembershipId>) -> Problem {
+    match active {
+        Some(id) => Problem::conflict(format!(
+            "the customer already has an active membership ({id})"
+        )),
+        None => Problem::conflict("the customer already has an active membership"),
+    }
+}
