@@ -4,7 +4,6 @@
 //! problems) validates against the documented responses.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use eventmart_shared::consumer::SqsDeadLetters;
 use eventmart_shared::events::{EventId, OrderId};
 use eventmart_tests::{
     create_queue, create_tables, dynamodb, fixture, http_request_with, repo_root, response_json,
@@ -51,10 +50,10 @@ impl Service {
 }
 
 struct Apis {
-    orders: orders::App,
-    memberships: memberships::App,
-    fulfillment: fulfillment::App<fulfillment::DynamoLedger, SqsDeadLetters>,
-    analytics: analytics::App<analytics::DynamoDailyStore>,
+    orders: orders::Deployed,
+    memberships: memberships::Deployed,
+    fulfillment: fulfillment::Deployed,
+    analytics: analytics::Deployed,
     dynamodb: aws_sdk_dynamodb::Client,
     daily_table: String,
 }
@@ -72,26 +71,35 @@ impl Apis {
         let sqs = sqs().await;
         let dlq = create_queue(&sqs, "openapi-dlq").await;
         Self {
-            orders: orders::App::with_resources(
-                client.clone(),
-                sqs.clone(),
-                &tables["OrdersTable"],
-                &tables["IdempotencyTable"],
-                &dlq,
+            orders: orders::app::build(
+                &eventmart_tests::sdk_config().await,
+                &orders::Settings {
+                    orders_table: tables["OrdersTable"].clone(),
+                    idempotency_table: tables["IdempotencyTable"].clone(),
+                    dead_letter_queue_url: dlq.clone(),
+                },
             ),
-            memberships: memberships::App::with_tables(
-                client.clone(),
-                &tables["MembershipsTable"],
-                &tables["IdempotencyTable"],
+            memberships: memberships::app::build(
+                &eventmart_tests::sdk_config().await,
+                &memberships::Settings {
+                    memberships_table: tables["MembershipsTable"].clone(),
+                    idempotency_table: tables["IdempotencyTable"].clone(),
+                },
             ),
-            fulfillment: fulfillment::App::dynamo(
-                client.clone(),
-                sqs,
-                &tables["FulfillmentTable"],
-                &tables["IdempotencyTable"],
-                &dlq,
+            fulfillment: fulfillment::app::build(
+                &eventmart_tests::sdk_config().await,
+                &fulfillment::Settings {
+                    fulfillment_table: tables["FulfillmentTable"].clone(),
+                    idempotency_table: tables["IdempotencyTable"].clone(),
+                    dead_letter_queue_url: dlq.clone(),
+                },
             ),
-            analytics: analytics::App::with_table(client.clone(), &tables["AnalyticsDailyTable"]),
+            analytics: analytics::app::build(
+                &eventmart_tests::sdk_config().await,
+                &analytics::Settings {
+                    daily_table: tables["AnalyticsDailyTable"].clone(),
+                },
+            ),
             dynamodb: client,
             daily_table: tables["AnalyticsDailyTable"].clone(),
         }
@@ -102,7 +110,7 @@ impl Apis {
         match Service::of(&path) {
             Some(Service::Orders) => self.orders.handle(req).await,
             Some(Service::Memberships) => self.memberships.handle(req).await,
-            Some(Service::Fulfillment) => self.fulfillment.http(req).await,
+            Some(Service::Fulfillment) => self.fulfillment.handle(req).await,
             Some(Service::Analytics) => self.analytics.handle(req).await,
             None => panic!("no function serves {path}"),
         }
@@ -114,7 +122,7 @@ impl Apis {
         let mut event = fixture(&format!("events/eventbridge/{detail_type}.json"));
         event["detail"]["metadata"]["eventId"] = json!(EventId::new().to_string());
         event["detail"]["data"]["orderId"] = json!(order.to_string());
-        let handled = self.fulfillment.event(&event).await;
+        let handled = self.fulfillment.on_event(&event).await;
         assert!(handled.is_ok(), "{detail_type}: {handled:?}");
     }
 
@@ -608,7 +616,7 @@ async fn error_responses_match_their_documented_schemas() {
             req("GET", "/fulfillments/nope", None, &[]),
             "/fulfillments/{orderId}",
             "get",
-            422,
+            404,
         ),
         (
             req("DELETE", &shipment, None, &[]),
@@ -643,7 +651,7 @@ async fn error_responses_match_their_documented_schemas() {
             req("POST", "/fulfillments/nope/ship", None, &[]),
             "/fulfillments/{orderId}/ship",
             "post",
-            422,
+            404,
         ),
         (
             req("POST", &ship, None, &[("idempotency-key", "")]),
