@@ -1,9 +1,10 @@
 //! The EventBridge adapter of [`Publisher`].
 
-use crate::{EntryFailure, OutboxEntry, PublishError, Publisher};
+use crate::domain::OutboxEntry;
+use crate::ports::{EntryFailure, PublishError, Publisher};
 use aws_sdk_eventbridge::Client;
-use aws_sdk_eventbridge::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use retryable::sdk;
 
 /// PutEvents to one bus.
 #[derive(Debug, Clone)]
@@ -43,9 +44,15 @@ impl Publisher for EventBridgePublisher {
             .set_entries(Some(request))
             .send()
             .await
-            .map_err(|e| PublishError {
-                retryable: is_retryable(&e),
-                message: DisplayErrorContext(&e).to_string(),
+            .map_err(|e| {
+                // Throttling, faults and the network may pass on a resend; a request
+                // EventBridge rejects as malformed or unauthorised will not.
+                let message = sdk::describe(&e);
+                if sdk::is_retryable(&e) {
+                    PublishError::Unavailable(message)
+                } else {
+                    PublishError::Rejected(message)
+                }
             })?;
         // Result entries are in the order of the request's entries.
         Ok(out
@@ -60,19 +67,4 @@ impl Publisher for EventBridgePublisher {
             })
             .collect())
     }
-}
-
-/// Throttling, server errors and network faults may pass on a resend; a request
-/// EventBridge rejects as malformed or unauthorised will not.
-fn is_retryable<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    !matches!(e, SdkError::ConstructionFailure(_))
-        && !matches!(
-            e.code(),
-            Some(
-                "ValidationException"
-                    | "ResourceNotFoundException"
-                    | "AccessDeniedException"
-                    | "UnrecognizedClientException"
-            )
-        )
 }

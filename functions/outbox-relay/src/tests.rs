@@ -1,72 +1,14 @@
 //! Unit tests of the relay over an in-memory bus.
 
-use super::*;
+use crate::memory::InMemoryBus;
+use crate::{App, Backoff, MAX_BATCH_BYTES, OutboxEntry, PublishError, Publisher, RelayError};
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::time::Duration;
 
-/// Whether to fail an entry, by its eventId and the times it was seen before.
-type Rule = Box<dyn Fn(&str, u32) -> bool + Send + Sync>;
-
-/// Records every request; fails an entry while `fail` says so for its eventId and the
-/// number of times it was seen before.
-struct FakeBus {
-    requests: Mutex<Vec<Vec<String>>>,
-    seen: Mutex<HashMap<String, u32>>,
-    fail: Rule,
-    request_error: Mutex<Option<PublishError>>,
-}
-
-impl FakeBus {
-    fn new(fail: impl Fn(&str, u32) -> bool + Send + Sync + 'static) -> Self {
-        Self {
-            requests: Mutex::default(),
-            seen: Mutex::default(),
-            fail: Box::new(fail),
-            request_error: Mutex::default(),
-        }
-    }
-    fn requests(&self) -> Vec<Vec<String>> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-impl Publisher for FakeBus {
-    async fn put_events(
-        &self,
-        entries: &[&OutboxEntry],
-    ) -> Result<Vec<Result<(), EntryFailure>>, PublishError> {
-        assert!(entries.len() <= MAX_BATCH_ENTRIES);
-        assert!(entries.iter().map(|e| e.size()).sum::<usize>() <= MAX_BATCH_BYTES);
-        self.requests
-            .lock()
-            .unwrap()
-            .push(entries.iter().map(|e| e.event_id.clone()).collect());
-        if let Some(e) = self.request_error.lock().unwrap().take() {
-            return Err(e);
-        }
-        let mut seen = self.seen.lock().unwrap();
-        Ok(entries
-            .iter()
-            .map(|e| {
-                let n = seen.entry(e.event_id.clone()).or_default();
-                let fail = (self.fail)(&e.event_id, *n);
-                *n += 1;
-                if fail {
-                    Err(EntryFailure {
-                        code: "InternalException".into(),
-                        message: "try again".into(),
-                    })
-                } else {
-                    Ok(())
-                }
-            })
-            .collect())
-    }
-}
-
-fn fast<P: Publisher>(p: P) -> Relay<P> {
-    Relay::new(p).with_backoff(Backoff {
+fn fast<P: Publisher>(p: P) -> App<P> {
+    App::new(p).with_backoff(Backoff {
         attempts: 4,
         base: Duration::from_millis(1),
     })
@@ -118,8 +60,8 @@ fn failures(r: &DynamoDbEventResponse) -> Vec<String> {
 
 #[tokio::test]
 async fn twenty_five_records_take_three_requests_in_order() {
-    let relay = fast(FakeBus::new(|_, _| false));
-    let out = relay.handle(&numbered(25, 10)).await.unwrap();
+    let relay = fast(InMemoryBus::new(|_, _| false));
+    let out = relay.on_stream(&numbered(25, 10)).await.unwrap();
     assert!(failures(&out).is_empty());
     let requests = relay.publisher.requests();
     let sizes: Vec<usize> = requests.iter().map(Vec::len).collect();
@@ -131,9 +73,9 @@ async fn twenty_five_records_take_three_requests_in_order() {
 
 #[tokio::test]
 async fn big_details_split_batches_under_256_kb() {
-    let relay = fast(FakeBus::new(|_, _| false));
+    let relay = fast(InMemoryBus::new(|_, _| false));
     // Each entry is about 60 KB: four fit in 256 KB, five do not.
-    let out = relay.handle(&numbered(10, 60_000)).await.unwrap();
+    let out = relay.on_stream(&numbered(10, 60_000)).await.unwrap();
     assert!(failures(&out).is_empty());
     let sizes: Vec<usize> = relay.publisher.requests().iter().map(Vec::len).collect();
     assert_eq!(sizes, [4, 4, 2]);
@@ -141,10 +83,10 @@ async fn big_details_split_batches_under_256_kb() {
 
 #[tokio::test]
 async fn entries_that_fail_once_are_resent_alone_and_succeed() {
-    let relay = fast(FakeBus::new(|id, seen| {
+    let relay = fast(InMemoryBus::new(|id, seen| {
         seen == 0 && (id == "e2" || id == "e5")
     }));
-    let out = relay.handle(&numbered(6, 10)).await.unwrap();
+    let out = relay.on_stream(&numbered(6, 10)).await.unwrap();
     assert!(failures(&out).is_empty());
     assert_eq!(
         relay.publisher.requests(),
@@ -154,8 +96,8 @@ async fn entries_that_fail_once_are_resent_alone_and_succeed() {
 
 #[tokio::test]
 async fn an_entry_that_always_fails_is_the_only_failure_reported() {
-    let relay = fast(FakeBus::new(|id, _| id == "e3"));
-    let out = relay.handle(&numbered(5, 10)).await.unwrap();
+    let relay = fast(InMemoryBus::new(|id, _| id == "e3"));
+    let out = relay.on_stream(&numbered(5, 10)).await.unwrap();
     assert_eq!(failures(&out), [format!("{:021}", 3)]);
     let requests = relay.publisher.requests();
     assert_eq!(requests.len(), 4, "bounded attempts: {requests:?}");
@@ -164,13 +106,10 @@ async fn an_entry_that_always_fails_is_the_only_failure_reported() {
 
 #[tokio::test]
 async fn a_transient_request_error_resends_the_whole_batch() {
-    let bus = FakeBus::new(|_, _| false);
-    *bus.request_error.lock().unwrap() = Some(PublishError {
-        message: "throttled".into(),
-        retryable: true,
-    });
+    let bus = InMemoryBus::new(|_, _| false);
+    *bus.request_error.lock().unwrap() = Some(PublishError::Unavailable("throttled".into()));
     let relay = fast(bus);
-    let out = relay.handle(&numbered(3, 10)).await.unwrap();
+    let out = relay.on_stream(&numbered(3, 10)).await.unwrap();
     assert!(failures(&out).is_empty());
     assert_eq!(
         relay.publisher.requests(),
@@ -180,13 +119,11 @@ async fn a_transient_request_error_resends_the_whole_batch() {
 
 #[tokio::test]
 async fn a_rejected_request_is_reported_without_resending() {
-    let bus = FakeBus::new(|_, _| false);
-    *bus.request_error.lock().unwrap() = Some(PublishError {
-        message: "AccessDeniedException".into(),
-        retryable: false,
-    });
+    let bus = InMemoryBus::new(|_, _| false);
+    *bus.request_error.lock().unwrap() =
+        Some(PublishError::Rejected("AccessDeniedException".into()));
     let relay = fast(bus);
-    let out = relay.handle(&numbered(2, 10)).await.unwrap();
+    let out = relay.on_stream(&numbered(2, 10)).await.unwrap();
     assert_eq!(failures(&out), [format!("{:021}", 1), format!("{:021}", 2)]);
     assert_eq!(relay.publisher.requests().len(), 1);
 }
@@ -210,8 +147,8 @@ async fn malformed_outbox_items_are_reported_and_others_skipped() {
         not_outbox,
         too_big,
     ];
-    let relay = fast(FakeBus::new(|_, _| false));
-    let out = relay.handle(&stream(records)).await.unwrap();
+    let relay = fast(InMemoryBus::new(|_, _| false));
+    let out = relay.on_stream(&stream(records)).await.unwrap();
     assert_eq!(failures(&out), [format!("{:021}", 2), format!("{:021}", 5)]);
     assert_eq!(relay.publisher.requests(), [vec!["e1"]]);
 }
@@ -223,8 +160,8 @@ async fn an_outbox_record_without_a_sequence_number_fails_the_invocation() {
         .as_object_mut()
         .unwrap()
         .remove("SequenceNumber");
-    let relay = fast(FakeBus::new(|_, _| false));
-    let err = relay.handle(&stream(vec![r])).await.unwrap_err();
+    let relay = fast(InMemoryBus::new(|_, _| false));
+    let err = relay.on_stream(&stream(vec![r])).await.unwrap_err();
     assert_eq!(
         err,
         RelayError::NoSequenceNumber {
@@ -256,8 +193,8 @@ async fn the_sample_stream_batch_publishes_its_two_outbox_items() {
     );
     let event: StreamEvent = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(event.records.len(), 3);
-    let relay = fast(FakeBus::new(|_, _| false));
-    let out = relay.handle(&event).await.unwrap();
+    let relay = fast(InMemoryBus::new(|_, _| false));
+    let out = relay.on_stream(&event).await.unwrap();
     assert!(failures(&out).is_empty());
     assert_eq!(
         relay.publisher.requests(),
@@ -266,4 +203,24 @@ async fn the_sample_stream_batch_publishes_its_two_outbox_items() {
             "0193b3a4-aaaa-7000-8000-000000000008"
         ]]
     );
+}
+
+#[tokio::test]
+async fn an_invocation_answers_the_batch_item_failures_as_lambda_reads_them() {
+    use eventmart_shared::lambda::Function;
+    let relay = fast(InMemoryBus::new(|id, _| id == "e2"));
+    let records = vec![outbox_record(1, "e1", "{}"), outbox_record(2, "e2", "{}")];
+    let invocation = lambda_runtime::LambdaEvent::new(
+        json!({ "Records": records }),
+        lambda_runtime::Context::default(),
+    );
+    let out = relay.invoke(invocation).await.unwrap();
+    assert_eq!(
+        out,
+        json!({"batchItemFailures": [{"itemIdentifier": format!("{:021}", 2)}]})
+    );
+    // Not a stream batch: the invocation fails, nothing is published.
+    let invalid =
+        lambda_runtime::LambdaEvent::new(json!({"Records": 3}), lambda_runtime::Context::default());
+    assert!(relay.invoke(invalid).await.is_err());
 }

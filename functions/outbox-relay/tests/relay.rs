@@ -8,7 +8,7 @@ use eventmart_shared::events::{
     CorrelationId, Envelope, Event, FulfillmentStarted, Metadata, OrderId,
 };
 use eventmart_tests::{create_queue, drain_queue, fixture, sdk_config, sqs};
-use outbox_relay::{Backoff, EventBridgePublisher, MAX_BATCH_BYTES, Relay};
+use outbox_relay::{App, Backoff, Deployed, EventBridgePublisher, MAX_BATCH_BYTES, Settings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +29,12 @@ struct FakeEventBridge {
 
 impl FakeEventBridge {
     async fn start(rule: Rule) -> Self {
+        Self::start_with(rule, None).await
+    }
+
+    /// With `refusal`, every PutEvents request fails as a whole with that status and
+    /// error code.
+    async fn start_with(rule: Rule, refusal: Option<(u16, &'static str)>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(vec![]));
@@ -42,7 +48,12 @@ impl FakeEventBridge {
                     let mut read = BufReader::new(read);
                     // Keep-alive: one request after another on the connection.
                     while let Some((target, body)) = read_request(&mut read).await {
-                        let response = if target == "AWSEvents.PutEvents" {
+                        let response = if let Some((status, code)) = refusal {
+                            log.lock()
+                                .unwrap()
+                                .push(body["Entries"].as_array().cloned().unwrap_or_default());
+                            (status, json!({"__type": code, "message": "refused"}))
+                        } else if target == "AWSEvents.PutEvents" {
                             let entries = body["Entries"].as_array().cloned().unwrap_or_default();
                             log.lock().unwrap().push(entries.clone());
                             let mut seen = seen.lock().unwrap();
@@ -90,14 +101,14 @@ impl FakeEventBridge {
         self.requests.lock().unwrap().clone()
     }
 
-    async fn relay(&self) -> Relay<EventBridgePublisher> {
+    async fn relay(&self) -> Deployed {
         let config = sdk_config().await;
         let client = aws_sdk_eventbridge::Client::from_conf(
             aws_sdk_eventbridge::config::Builder::from(&config)
                 .endpoint_url(&self.url)
                 .build(),
         );
-        Relay::new(EventBridgePublisher::new(client, "eventmart-bus")).with_backoff(Backoff {
+        App::new(EventBridgePublisher::new(client, "eventmart-bus")).with_backoff(Backoff {
             attempts: 4,
             base: Duration::from_millis(5),
         })
@@ -206,7 +217,7 @@ async fn entries_failed_the_first_time_are_resent_alone_and_succeed() {
         seen == 0 && flaky_rule.iter().any(|d| e["Detail"] == *d)
     }))
     .await;
-    let out = fake.relay().await.handle(&event).await.unwrap();
+    let out = fake.relay().await.on_stream(&event).await.unwrap();
     assert!(failures(&out).is_empty());
     let requests = fake.requests();
     let sizes: Vec<usize> = requests.iter().map(Vec::len).collect();
@@ -230,7 +241,7 @@ async fn an_entry_that_always_fails_is_its_records_only_batch_item_failure() {
     let (event, details) = stream(5, 0);
     let doomed = details[3].clone();
     let fake = FakeEventBridge::start(Arc::new(move |e, _| e["Detail"] == doomed)).await;
-    let out = fake.relay().await.handle(&event).await.unwrap();
+    let out = fake.relay().await.on_stream(&event).await.unwrap();
     assert_eq!(failures(&out), [seq(4)]);
     let requests = fake.requests();
     assert_eq!(requests.len(), 4, "bounded attempts");
@@ -246,7 +257,7 @@ async fn an_entry_that_always_fails_is_its_records_only_batch_item_failure() {
 async fn twenty_five_records_take_three_put_events_calls() {
     let (event, details) = stream(25, 0);
     let fake = FakeEventBridge::start(Arc::new(|_, _| false)).await;
-    let out = fake.relay().await.handle(&event).await.unwrap();
+    let out = fake.relay().await.on_stream(&event).await.unwrap();
     assert!(failures(&out).is_empty());
     let requests = fake.requests();
     let sizes: Vec<usize> = requests.iter().map(Vec::len).collect();
@@ -259,7 +270,7 @@ async fn twenty_five_records_take_three_put_events_calls() {
 async fn big_details_are_split_into_requests_under_256_kb() {
     let (event, details) = stream(9, 100_000);
     let fake = FakeEventBridge::start(Arc::new(|_, _| false)).await;
-    let out = fake.relay().await.handle(&event).await.unwrap();
+    let out = fake.relay().await.on_stream(&event).await.unwrap();
     assert!(failures(&out).is_empty());
     let requests = fake.requests();
     assert_eq!(requests.len(), 5, "two 100 KB entries per request");
@@ -277,6 +288,17 @@ async fn big_details_are_split_into_requests_under_256_kb() {
     }
     let sent: Vec<String> = requests.iter().flat_map(|r| details_of(r)).collect();
     assert_eq!(sent, details);
+}
+
+#[tokio::test]
+async fn a_request_eventbridge_refuses_is_not_resent_and_fails_every_record() {
+    let (event, _) = stream(3, 0);
+    let fake =
+        FakeEventBridge::start_with(Arc::new(|_, _| false), Some((400, "AccessDeniedException")))
+            .await;
+    let out = fake.relay().await.on_stream(&event).await.unwrap();
+    assert_eq!(failures(&out), [seq(1), seq(2), seq(3)]);
+    assert_eq!(fake.requests().len(), 1, "a refused request is not resent");
 }
 
 /// moto implements EventBridge buses, rules and SQS targets: the sample batch's two
@@ -327,8 +349,13 @@ async fn the_sample_stream_batch_reaches_an_sqs_target_through_moto_eventbridge(
 
     let batch: StreamEvent =
         serde_json::from_value(fixture("events/outbox-relay/stream-batch.json")).unwrap();
-    let relay = Relay::new(EventBridgePublisher::new(events.clone(), &bus));
-    let out = relay.handle(&batch).await.unwrap();
+    let relay = outbox_relay::build(
+        &config,
+        &Settings {
+            event_bus_name: bus.clone(),
+        },
+    );
+    let out = relay.on_stream(&batch).await.unwrap();
     assert!(failures(&out).is_empty());
 
     let mut got = drain_queue(&sqs, &queue).await;
