@@ -9,8 +9,9 @@ use crate::http::{Route, drive};
 use eventmart_local::{Event as BusEvent, Pattern};
 use eventmart_shared::consumer::{InMemoryDeadLetters, consume};
 use eventmart_shared::events::{Event, EventType};
-use memberships::{Membership, MembershipStatus, Memberships};
-use orders::{Order, OrderStatus, Orders};
+use memberships::{Membership, MembershipStatus};
+use orders::{Order, OrderStatus};
+use retryable::Retryable;
 use serde_json::Value;
 
 /// A target's body: any bytes in, a panic if they found a fault.
@@ -46,7 +47,8 @@ pub fn events(data: &[u8]) {
     let dlq = InMemoryDeadLetters::default();
     let out =
         crate::http::runtime().block_on(consume("fuzz", &payload, &dlq, |event| async move {
-            Ok(serde_json::json!({ "handled": event.event_type().detail_type() }))
+            let handled = serde_json::json!({ "handled": event.event_type().detail_type() });
+            Ok::<_, std::convert::Infallible>(handled)
         }));
     let out = out.expect("a handler that succeeds, or a dead letter: never a retry");
     let dead = dlq.messages.lock().unwrap();
@@ -145,7 +147,7 @@ pub fn pattern_match(data: &[u8]) {
 /// documents; every order accepted must emit an `OrderPlaced` that consumers accept.
 pub fn http_orders(data: &[u8]) {
     let memory = orders::memory::Memory::default();
-    let app = Orders::new(
+    let app = orders::App::new(
         memory.clone(),
         memory.store.clone(),
         InMemoryDeadLetters::default(),
@@ -183,7 +185,7 @@ pub fn http_orders(data: &[u8]) {
 /// emit an event that consumers accept.
 pub fn http_memberships(data: &[u8]) {
     let memory = memberships::memory::Memory::default();
-    let app = Memberships::new(memory.clone(), memory.0.clone());
+    let app = memberships::App::new(memory.clone(), memory.0.clone());
     drive(
         "memberships",
         data,
