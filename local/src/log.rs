@@ -5,7 +5,7 @@
 /// How the stack's parts write their lines (deliveries, stream batches, reports).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogMode {
-    /// `bus OrderPlaced 3f1c… rule=Orders target=FulfillmentFunction delivery#1 ok`
+    /// `bus ItemAdded 3f1c… rule=Items target=IndexFunction delivery#1 ok`
     #[default]
     Human,
     /// One JSON object per line.

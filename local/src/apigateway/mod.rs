@@ -36,7 +36,7 @@ const METHODS: [&str; 8] = [
 pub struct RouteSpec {
     /// `GET`, `POST`, ... or `ANY` (any case).
     pub method: String,
-    /// As in the template: `/orders/{orderId}`, `/files/{proxy+}`, or `$default`.
+    /// As in the template: `/items/{itemId}`, `/files/{proxy+}`, or `$default`.
     pub path: String,
     /// The function's logical id.
     pub function: String,
@@ -177,7 +177,7 @@ enum Segment {
 
 #[derive(Debug)]
 struct Route {
-    /// `GET /orders/{orderId}`, or `$default`.
+    /// `GET /items/{itemId}`, or `$default`.
     key: String,
     /// `None` for `ANY`.
     method: Option<String>,

@@ -19,9 +19,9 @@
 //! # async fn demo(invoker: std::sync::Arc<dyn eventmart_local::lambda::Invoker>,
 //! #               sqs: aws_sdk_sqs::Client) -> Result<(), eventmart_local::eventbridge::BusError> {
 //! use eventmart_local::eventbridge::*;
-//! let rule = RuleSpec::parse("Orders", "eventmart-dev", r#"{"source":["eventmart.orders"]}"#,
-//!     TargetSpec::new("FulfillmentFunction"))?;
-//! let bus = Bus::start(vec![BusSpec::new("eventmart-dev")], vec![rule], invoker, sqs,
+//! let rule = RuleSpec::parse("Items", "shop", r#"{"source":["shop.items"]}"#,
+//!     TargetSpec::new("IndexFunction"))?;
+//! let bus = Bus::start(vec![BusSpec::new("shop")], vec![rule], invoker, sqs,
 //!     BusOptions::default(), "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap()).await?;
 //! println!("AWS_ENDPOINT_URL_EVENTBRIDGE={}", bus.endpoint_url());
 //! bus.idle().await;

@@ -24,14 +24,14 @@
 //! use eventmart_local::apigateway::{Gateway, RouteSpec};
 //! use eventmart_local::lambda::*;
 //! use std::sync::Arc;
-//! let spec = FunctionSpec::new("AnalyticsFunction", "target/debug/analytics");
+//! let spec = FunctionSpec::new("ReportFunction", "target/debug/report");
 //! let runtime = Runtime::start(vec![spec], RuntimeOptions::default()).await?;
 //! let gateway = Gateway::start(
-//!     vec![RouteSpec::new("GET", "/dashboard", "AnalyticsFunction")],
+//!     vec![RouteSpec::new("GET", "/report", "ReportFunction")],
 //!     Arc::new(runtime.handle()),
 //! ).await?;
 //! println!("HTTP API on {}", gateway.url());
-//! let _ = runtime.handle().invoke("AnalyticsFunction", serde_json::json!({})).await;
+//! let _ = runtime.handle().invoke("ReportFunction", serde_json::json!({})).await;
 //! gateway.shutdown().await;
 //! runtime.shutdown().await;
 //! # Ok(()) }

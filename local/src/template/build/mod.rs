@@ -1,0 +1,630 @@
+//! From template text to a [`Stack`]: sections, parameters, Globals, and one builder per
+//! supported resource type.
+
+use super::resolve::{Ctx, Loc, ResourceInfo, key_string, scalar_string};
+use super::*;
+use serde_json::Value as J;
+use serde_yaml::{Mapping, Value as Y};
+
+mod buses;
+mod functions;
+mod http_api;
+mod mappings;
+mod queues;
+mod rules;
+mod tables;
+
+const SECTIONS: &[&str] = &[
+    "AWSTemplateFormatVersion",
+    "Transform",
+    "Description",
+    "Metadata",
+    "Parameters",
+    "Mappings",
+    "Conditions",
+    "Globals",
+    "Resources",
+    "Outputs",
+];
+
+const RESOURCE_KEYS: &[&str] = &[
+    "Type",
+    "Properties",
+    "Metadata",
+    "DependsOn",
+    "DeletionPolicy",
+    "UpdateReplacePolicy",
+    "Condition",
+];
+
+/// Types accepted with no local effect: IAM is not enforced locally and nothing local
+/// reads alarms or logs.
+const IGNORED_TYPES: &[&str] = &[
+    "AWS::CloudWatch::Alarm",
+    "AWS::SQS::QueuePolicy",
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::Logs::LogGroup",
+    "AWS::Lambda::Permission",
+];
+
+const NOT_SUPPORTED: &str = "not supported by the local stack";
+
+const FUNCTION_PROPS: &[&str] = &[
+    "Runtime",
+    "Handler",
+    "CodeUri",
+    "Architectures",
+    "MemorySize",
+    "Timeout",
+    "Tracing",
+    "LoggingConfig",
+    "Environment",
+    "Policies",
+    "Role",
+    "PermissionsBoundary",
+    "Events",
+    "EventInvokeConfig",
+    "Description",
+    "FunctionName",
+    "ReservedConcurrentExecutions",
+    "EphemeralStorage",
+    "Tags",
+    "PropagateTags",
+];
+
+pub(super) fn build(
+    yaml: &str,
+    naming: &dyn Naming,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Stack, TemplateError> {
+    let top = Loc::new("", "");
+    let root: Y =
+        serde_yaml::from_str(yaml).map_err(|e| top.err(format!("not valid YAML: {e}")))?;
+    let root_map = root
+        .as_mapping()
+        .ok_or_else(|| top.err("a template is a YAML map of sections"))?;
+    for k in root_map.keys() {
+        let k = key_string(k, &top)?;
+        if !SECTIONS.contains(&k.as_str()) {
+            return Err(Loc::new(&k, "").err(format!("section {NOT_SUPPORTED}")));
+        }
+    }
+    check_transform(root.get("Transform"))?;
+
+    let parameters = parameters(root.get("Parameters"), overrides)?;
+    let conditions = match root.get("Conditions") {
+        None => BTreeMap::new(),
+        Some(c) => {
+            let loc = Loc::new("Conditions", "");
+            let m = c.as_mapping().ok_or_else(|| loc.err("must be a map"))?;
+            let mut out = BTreeMap::new();
+            for (k, v) in m {
+                out.insert(key_string(k, &loc)?, v);
+            }
+            out
+        }
+    };
+    let mappings = match root.get("Mappings") {
+        None => None,
+        Some(m) => Some(
+            m.as_mapping()
+                .ok_or_else(|| Loc::new("Mappings", "").err("must be a map"))?,
+        ),
+    };
+    let mut ctx = Ctx::new(naming, parameters.clone(), conditions, mappings);
+
+    let resources = root
+        .get("Resources")
+        .and_then(Y::as_mapping)
+        .ok_or_else(|| Loc::new("Resources", "").err("missing: a template needs resources"))?;
+    let mut order: Vec<(String, &Y)> = Vec::new();
+    for (k, r) in resources {
+        let id = key_string(k, &Loc::new("Resources", ""))?;
+        let loc = Loc::new(&id, "");
+        let m = r
+            .as_mapping()
+            .ok_or_else(|| loc.err("a resource must be a map"))?;
+        check_keys(m, RESOURCE_KEYS, &loc)?;
+        let rtype = r
+            .get("Type")
+            .and_then(Y::as_str)
+            .ok_or_else(|| loc.key("Type").err("missing"))?
+            .to_owned();
+        let active = match r.get("Condition") {
+            None => true,
+            Some(c) => {
+                let cloc = loc.key("Condition");
+                let name = c
+                    .as_str()
+                    .ok_or_else(|| cloc.err("must be a condition name"))?;
+                ctx.condition(name, &cloc)?
+            }
+        };
+        let properties = r.get("Properties");
+        if let Some(p) = properties
+            && !p.is_mapping()
+        {
+            return Err(loc.key("Properties").err("must be a map"));
+        }
+        ctx.resources.insert(
+            id.clone(),
+            ResourceInfo {
+                rtype,
+                properties,
+                active,
+            },
+        );
+        if active {
+            order.push((id, r));
+        }
+    }
+
+    let globals = Globals::parse(root.get("Globals"))?;
+    let mut stack = Stack {
+        description: root
+            .get("Description")
+            .and_then(Y::as_str)
+            .map(|s| s.trim().to_owned()),
+        parameters,
+        functions: Vec::new(),
+        http_apis: Vec::new(),
+        routes: Vec::new(),
+        rules: Vec::new(),
+        stream_mappings: Vec::new(),
+        tables: Vec::new(),
+        queues: Vec::new(),
+        buses: Vec::new(),
+        archives: Vec::new(),
+        ignored: Vec::new(),
+        outputs: BTreeMap::new(),
+    };
+
+    // Functions last: their events refer to tables, queues, buses and APIs by value.
+    for (id, r) in &order {
+        let rtype = r.get("Type").and_then(Y::as_str).unwrap_or_default();
+        let b = Builder { ctx: &ctx, id };
+        match rtype {
+            "AWS::Serverless::Function" => {}
+            "AWS::DynamoDB::Table" => stack.tables.push(b.table(r)?),
+            "AWS::SQS::Queue" => stack.queues.push(b.queue(r)?),
+            "AWS::Events::EventBus" => stack.buses.push(b.bus(r)?),
+            "AWS::Serverless::HttpApi" => stack.http_apis.push(b.http_api(r, globals.http_api)?),
+            "AWS::Events::Archive" => {}
+            t if IGNORED_TYPES.contains(&t) => {
+                // Resolved only so that a dangling reference is still an error.
+                if let Some(p) = r.get("Properties") {
+                    ctx.resolve(p, &Loc::new(id, "Properties"))?;
+                }
+                stack.ignored.push(IgnoredResource {
+                    logical_id: id.clone(),
+                    resource_type: t.to_owned(),
+                });
+            }
+            t => {
+                return Err(
+                    Loc::new(id, "Type").err(format!("resource type {t} is {NOT_SUPPORTED}"))
+                );
+            }
+        }
+    }
+    for (id, r) in &order {
+        let b = Builder { ctx: &ctx, id };
+        match r.get("Type").and_then(Y::as_str) {
+            Some("AWS::Events::Archive") => {
+                let a = b.archive(r, &stack)?;
+                stack.archives.push(a);
+            }
+            Some("AWS::Serverless::Function") => b.function(r, globals.function, &mut stack)?,
+            _ => {}
+        }
+    }
+    stack.outputs = outputs(&ctx, root.get("Outputs"))?;
+    Ok(stack)
+}
+
+fn check_transform(t: Option<&Y>) -> Result<(), TemplateError> {
+    const SAM: &str = "AWS::Serverless-2016-10-31";
+    let loc = Loc::new("Transform", "");
+    match t {
+        None => Ok(()),
+        Some(Y::String(s)) if s == SAM => Ok(()),
+        Some(Y::Sequence(seq)) if seq.iter().all(|t| t.as_str() == Some(SAM)) => Ok(()),
+        Some(_) => Err(loc.err(format!("only {SAM} is supported by the local stack"))),
+    }
+}
+
+fn check_keys(m: &Mapping, allowed: &[&str], loc: &Loc) -> Result<(), TemplateError> {
+    for k in m.keys() {
+        let k = key_string(k, loc)?;
+        if !allowed.contains(&k.as_str()) {
+            return Err(loc.key(&k).err(NOT_SUPPORTED));
+        }
+    }
+    Ok(())
+}
+
+fn parameters(
+    section: Option<&Y>,
+    overrides: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, TemplateError> {
+    const KEYS: &[&str] = &[
+        "Type",
+        "Default",
+        "AllowedPattern",
+        "AllowedValues",
+        "ConstraintDescription",
+        "Description",
+        "MinLength",
+        "MaxLength",
+        "MinValue",
+        "MaxValue",
+        "NoEcho",
+    ];
+    let empty = Mapping::new();
+    let section = match section {
+        None => &empty,
+        Some(s) => s
+            .as_mapping()
+            .ok_or_else(|| Loc::new("Parameters", "").err("must be a map"))?,
+    };
+    let mut out = BTreeMap::new();
+    for (k, def) in section {
+        let name = key_string(k, &Loc::new("Parameters", ""))?;
+        let loc = Loc::new("Parameters", &name);
+        let def = def.as_mapping().ok_or_else(|| loc.err("must be a map"))?;
+        check_keys(def, KEYS, &loc)?;
+        let literal = |key: &str| -> Result<Option<String>, TemplateError> {
+            match def.get(key) {
+                None => Ok(None),
+                Some(Y::String(s)) => Ok(Some(s.clone())),
+                Some(Y::Number(n)) => Ok(Some(n.to_string())),
+                Some(Y::Bool(b)) => Ok(Some(b.to_string())),
+                Some(_) => Err(loc.key(key).err("must be a literal value")),
+            }
+        };
+        let ptype = literal("Type")?.ok_or_else(|| loc.key("Type").err("missing"))?;
+        if ptype != "String" && ptype != "Number" {
+            return Err(loc
+                .key("Type")
+                .err(format!("parameter type {ptype} is {NOT_SUPPORTED}")));
+        }
+        let (value, source) = match overrides.get(&name) {
+            Some(v) => (v.clone(), "override"),
+            None => (
+                literal("Default")?.ok_or_else(|| {
+                    loc.err("has no Default: give it a value with a parameter override")
+                })?,
+                "default",
+            ),
+        };
+        let constraint = literal("ConstraintDescription")?
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        if let Some(pattern) = literal("AllowedPattern")? {
+            // CloudFormation matches the whole value (Java regex semantics, which the
+            // regex crate shares for the patterns templates use).
+            let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+                .map_err(|e| loc.key("AllowedPattern").err(format!("bad pattern: {e}")))?;
+            if !re.is_match(&value) {
+                return Err(loc.err(format!(
+                    "{source} value {value:?} does not match AllowedPattern {pattern}{constraint}"
+                )));
+            }
+        }
+        if let Some(allowed) = def.get("AllowedValues") {
+            let list = allowed
+                .as_sequence()
+                .ok_or_else(|| loc.key("AllowedValues").err("must be a list"))?;
+            let ok = list.iter().any(|a| match a {
+                Y::String(s) => *s == value,
+                Y::Number(n) => n.to_string() == value,
+                Y::Bool(b) => b.to_string() == value,
+                _ => false,
+            });
+            if !ok {
+                return Err(loc.err(format!(
+                    "{source} value {value:?} is not one of AllowedValues{constraint}"
+                )));
+            }
+        }
+        let bound = |key: &str| -> Result<Option<f64>, TemplateError> {
+            literal(key)?
+                .map(|s| {
+                    s.parse::<f64>()
+                        .map_err(|_| loc.key(key).err("must be a number"))
+                })
+                .transpose()
+        };
+        let len = value.chars().count() as f64;
+        if bound("MinLength")?.is_some_and(|m| len < m)
+            || bound("MaxLength")?.is_some_and(|m| len > m)
+        {
+            return Err(loc.err(format!(
+                "{source} value {value:?} violates MinLength/MaxLength{constraint}"
+            )));
+        }
+        if ptype == "Number" {
+            let n: f64 = value
+                .parse()
+                .map_err(|_| loc.err(format!("{source} value {value:?} is not a number")))?;
+            if bound("MinValue")?.is_some_and(|m| n < m)
+                || bound("MaxValue")?.is_some_and(|m| n > m)
+            {
+                return Err(loc.err(format!(
+                    "{source} value {value:?} violates MinValue/MaxValue{constraint}"
+                )));
+            }
+        }
+        out.insert(name, value);
+    }
+    for name in overrides.keys() {
+        if !out.contains_key(name) {
+            return Err(Loc::new("Parameters", name)
+                .err("override for a parameter the template does not declare"));
+        }
+    }
+    Ok(out)
+}
+
+struct Globals<'a> {
+    function: Option<&'a Mapping>,
+    http_api: Option<&'a Mapping>,
+}
+
+impl<'a> Globals<'a> {
+    fn parse(section: Option<&'a Y>) -> Result<Globals<'a>, TemplateError> {
+        let loc = Loc::new("Globals", "");
+        let mut g = Globals {
+            function: None,
+            http_api: None,
+        };
+        let Some(section) = section else {
+            return Ok(g);
+        };
+        let m = section
+            .as_mapping()
+            .ok_or_else(|| loc.err("must be a map"))?;
+        for (k, v) in m {
+            let k = key_string(k, &loc)?;
+            let v = Some(
+                v.as_mapping()
+                    .ok_or_else(|| loc.key(&k).err("must be a map"))?,
+            );
+            match k.as_str() {
+                "Function" => g.function = v,
+                "HttpApi" => g.http_api = v,
+                _ => return Err(loc.key(&k).err(NOT_SUPPORTED)),
+            }
+        }
+        Ok(g)
+    }
+}
+
+/// SAM's Globals merge: maps merge key by key (recursively), lists are concatenated with
+/// the Globals' items first, anything else (scalars, intrinsics, type mismatches) is
+/// replaced by the resource's value.
+pub(super) fn merge_globals(global: &Y, local: &Y) -> Y {
+    let intrinsic = |v: &Y| super::resolve::as_intrinsic(v).is_some();
+    match (global, local) {
+        (Y::Mapping(g), Y::Mapping(l)) if !intrinsic(global) && !intrinsic(local) => {
+            let mut out = g.clone();
+            for (k, lv) in l {
+                let merged = match out.get(k) {
+                    Some(gv) => merge_globals(gv, lv),
+                    None => lv.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Y::Mapping(out)
+        }
+        (Y::Sequence(g), Y::Sequence(l)) => Y::Sequence(g.iter().chain(l).cloned().collect()),
+        _ => local.clone(),
+    }
+}
+
+fn outputs(ctx: &Ctx<'_>, section: Option<&Y>) -> Result<BTreeMap<String, String>, TemplateError> {
+    let mut out = BTreeMap::new();
+    let Some(section) = section else {
+        return Ok(out);
+    };
+    let loc = Loc::new("Outputs", "");
+    let m = section
+        .as_mapping()
+        .ok_or_else(|| loc.err("must be a map"))?;
+    for (k, o) in m {
+        let name = key_string(k, &loc)?;
+        let oloc = Loc::new("Outputs", &name);
+        let om = o.as_mapping().ok_or_else(|| oloc.err("must be a map"))?;
+        check_keys(om, &["Description", "Value", "Export", "Condition"], &oloc)?;
+        if let Some(c) = o.get("Condition") {
+            let cloc = oloc.key("Condition");
+            let c = c
+                .as_str()
+                .ok_or_else(|| cloc.err("must be a condition name"))?;
+            if !ctx.condition(c, &cloc)? {
+                continue;
+            }
+        }
+        let v = o
+            .get("Value")
+            .ok_or_else(|| oloc.key("Value").err("missing"))?;
+        out.insert(name, ctx.string(v, &oloc.key("Value"))?);
+    }
+    Ok(out)
+}
+
+/// A resolved JSON map with its location, for typed and strict access.
+struct Obj<'j> {
+    map: &'j serde_json::Map<String, J>,
+    loc: Loc,
+}
+
+impl<'j> Obj<'j> {
+    fn of(v: &'j J, loc: Loc) -> Result<Obj<'j>, TemplateError> {
+        match v {
+            J::Object(map) => Ok(Obj { map, loc }),
+            _ => Err(loc.err("must be a map")),
+        }
+    }
+
+    fn check(&self, allowed: &[&str]) -> Result<(), TemplateError> {
+        match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(self.loc.key(k).err(NOT_SUPPORTED)),
+            None => Ok(()),
+        }
+    }
+
+    fn get(&self, k: &str) -> Option<&'j J> {
+        self.map.get(k)
+    }
+
+    fn str(&self, k: &str) -> Result<Option<String>, TemplateError> {
+        self.get(k)
+            .map(|v| scalar_string(v, &self.loc.key(k)))
+            .transpose()
+    }
+
+    fn req_str(&self, k: &str) -> Result<String, TemplateError> {
+        self.str(k)?
+            .ok_or_else(|| self.loc.key(k).err("missing (required)"))
+    }
+
+    fn int(&self, k: &str, lo: i64, hi: i64) -> Result<Option<i64>, TemplateError> {
+        let loc = self.loc.key(k);
+        let Some(v) = self.get(k) else {
+            return Ok(None);
+        };
+        let n = match v {
+            J::Number(n) => n.as_i64(),
+            J::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| loc.err("must be an integer"))?;
+        if n < lo || n > hi {
+            return Err(loc.err(format!("{n} is out of range {lo}..={hi}")));
+        }
+        Ok(Some(n))
+    }
+
+    fn uint(&self, k: &str, lo: u32, hi: u32) -> Result<Option<u32>, TemplateError> {
+        // In range, so the conversion cannot fail.
+        Ok(self
+            .int(k, lo.into(), hi.into())?
+            .map(|n| u32::try_from(n).unwrap_or(hi)))
+    }
+
+    fn bool(&self, k: &str) -> Result<Option<bool>, TemplateError> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(J::Bool(b)) => Ok(Some(*b)),
+            Some(J::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(J::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(_) => Err(self.loc.key(k).err("must be true or false")),
+        }
+    }
+
+    fn obj(&self, k: &str) -> Result<Option<Obj<'j>>, TemplateError> {
+        self.get(k).map(|v| Obj::of(v, self.loc.key(k))).transpose()
+    }
+
+    fn list(&self, k: &str) -> Result<Option<&'j Vec<J>>, TemplateError> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(J::Array(a)) => Ok(Some(a)),
+            Some(_) => Err(self.loc.key(k).err("must be a list")),
+        }
+    }
+}
+
+/// The raw (unresolved) value at a path of map keys.
+fn raw_at<'y>(v: &'y Y, path: &[&str]) -> Option<&'y Y> {
+    path.iter().try_fold(v, |cur, k| cur.get(*k))
+}
+
+struct Builder<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    id: &'c str,
+}
+
+impl Builder<'_, '_> {
+    fn loc(&self) -> Loc {
+        Loc::new(self.id, "Properties")
+    }
+
+    /// Checks the raw property names, then resolves the properties.
+    fn props(&self, r: &Y, allowed: &[&str]) -> Result<J, TemplateError> {
+        let empty = Y::Mapping(Mapping::new());
+        let p = r.get("Properties").unwrap_or(&empty);
+        self.props_of(p, allowed)
+    }
+
+    fn props_of(&self, p: &Y, allowed: &[&str]) -> Result<J, TemplateError> {
+        let loc = self.loc();
+        let m = p.as_mapping().ok_or_else(|| loc.err("must be a map"))?;
+        check_keys(m, allowed, &loc)?;
+        Ok(self
+            .ctx
+            .resolve(p, &loc)?
+            .unwrap_or_else(|| J::Object(Default::default())))
+    }
+
+    fn reference(&self) -> Result<String, TemplateError> {
+        let loc = Loc::new(self.id, "");
+        match self.ctx.reference(self.id, &loc)? {
+            Some(v) => scalar_string(&v, &loc),
+            None => Err(loc.err("has no Ref value")),
+        }
+    }
+
+    fn attr(&self, attr: &str) -> Result<String, TemplateError> {
+        self.ctx.get_att(self.id, attr, &Loc::new(self.id, ""))
+    }
+}
+
+/// One entry of a function's `Events`.
+struct Event<'j, 'y> {
+    name: &'j str,
+    props: Obj<'j>,
+    /// The same properties unresolved, for structural references.
+    raw: Option<&'y Y>,
+}
+
+/// An event pattern from a template: a map, or (as CloudFormation also accepts) JSON text.
+fn compile_pattern(v: &J, loc: &Loc) -> Result<(J, Pattern), TemplateError> {
+    let value = match v {
+        J::String(s) => serde_json::from_str(s)
+            .map_err(|e| loc.err(format!("Event pattern is not valid JSON: {e}")))?,
+        other => other.clone(),
+    };
+    let compiled = Pattern::from_value(&value).map_err(|e| loc.err(e.to_string()))?;
+    Ok((value, compiled))
+}
+
+/// The logical id of the template queue a destination names: structurally from
+/// `!GetAtt <Queue>.Arn`, else by comparing the resolved ARN with the queues' ARNs.
+fn queue_of(
+    stack: &Stack,
+    raw: Option<&Y>,
+    resolved: Option<&J>,
+    loc: &Loc,
+) -> Result<String, TemplateError> {
+    if let Some((id, attr)) = raw.and_then(Ctx::get_att_target)
+        && attr == "Arn"
+        && stack.queue(&id).is_some()
+    {
+        return Ok(id);
+    }
+    let arn = scalar_string(resolved.ok_or_else(|| loc.err("missing (required)"))?, loc)?;
+    stack
+        .queues
+        .iter()
+        .find(|q| q.arn == arn)
+        .map(|q| q.logical_id.clone())
+        .ok_or_else(|| {
+            loc.err(format!(
+                "'{arn}' is not an SQS queue of this template (write !GetAtt <Queue>.Arn)"
+            ))
+        })
+}
