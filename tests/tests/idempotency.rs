@@ -1,5 +1,6 @@
 //! The idempotency library against a real DynamoDB-compatible server (moto).
 
+use std::convert::Infallible;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use dynamodb_idempotency::{
     Clock, Config, DynamoStore, Idempotency, IdempotencyError, Status, attr,

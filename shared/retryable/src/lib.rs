@@ -139,7 +139,7 @@ pub mod sdk {
         match code {
             Some(code) if PERMANENT_CODES.contains(&code) => false,
             Some(code) if TRANSIENT_CODES.contains(&code) => true,
-            _ => status == 429 || status >= 500 || status < 400,
+            _ => status == 429 || !(400..500).contains(&status),
         }
     }
 
