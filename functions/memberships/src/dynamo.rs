@@ -89,10 +89,10 @@ impl MembershipRepository for DynamoMemberships {
 
     fn claim_customer(&self, membership: &Membership) -> TransactWriteItem {
         let item = Item::from([
-            ("pk".to_owned(), s(&customer_pk(&membership.customer_id))),
+            ("pk".to_owned(), s(customer_pk(&membership.customer_id))),
             (
                 "membershipId".to_owned(),
-                s(&membership.membership_id.to_string()),
+                s(membership.membership_id.to_string()),
             ),
         ]);
         put_new(&self.table, item)
@@ -106,14 +106,14 @@ impl MembershipRepository for DynamoMemberships {
             .unwrap_or_default();
         let update = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(&membership_pk(membership.membership_id)))
+            .key("pk", s(membership_pk(membership.membership_id)))
             .update_expression("SET #status = :to, updatedAt = :at, cancelReason = :reason")
             .condition_expression("#status = :active")
             // `status` is a DynamoDB reserved word.
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":to", s(membership.status.as_str()))
             .expression_attribute_values(":active", s(MembershipStatus::Active.as_str()))
-            .expression_attribute_values(":at", s(&format_time(membership.updated_at)))
+            .expression_attribute_values(":at", s(format_time(membership.updated_at)))
             .expression_attribute_values(":reason", s(&reason))
             .build()
             .expect("table, key and expression are set");
@@ -123,9 +123,9 @@ impl MembershipRepository for DynamoMemberships {
     fn release_customer(&self, membership: &Membership) -> TransactWriteItem {
         let delete = Delete::builder()
             .table_name(&self.table)
-            .key("pk", s(&customer_pk(&membership.customer_id)))
+            .key("pk", s(customer_pk(&membership.customer_id)))
             .condition_expression("attribute_not_exists(pk) OR membershipId = :id")
-            .expression_attribute_values(":id", s(&membership.membership_id.to_string()))
+            .expression_attribute_values(":id", s(membership.membership_id.to_string()))
             .build()
             .expect("table and key are set");
         TransactWriteItem::builder().delete(delete).build()

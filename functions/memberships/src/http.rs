@@ -6,9 +6,9 @@ use crate::domain::{Membership, MembershipStatus};
 use crate::ports::MembershipRepository;
 use chrono::Utc;
 use dynamodb_idempotency::Store;
-use eventmart_shared::events::{CustomerId, Email, MembershipId, Plan};
+use eventmart_shared::events::{CorrelationId, CustomerId, Email, MembershipId, Plan, Reason};
 use eventmart_shared::http::{self, Fields, Problem, RouteSpec, StoredResponse};
-use eventmart_shared::producer::{Rejected, Resource, commit, parse_cancel};
+use eventmart_shared::producer::{Outcome, Rejected, Resource, commit, parse_cancel};
 use eventmart_shared::telemetry::event_span;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -68,34 +68,45 @@ where
         let body = http::json_body(req)?;
         let (customer_id, email, plan) = parse_sign_up(&body)?;
         let correlation = http::correlation_id(req);
-        let attempt = || async {
-            if let Some(active) = self.read(self.repo.active_membership(&customer_id)).await? {
-                return Ok((
-                    StoredResponse::refusal(&already_member(Some(active))),
-                    vec![],
-                ));
-            }
-            let now = Utc::now();
-            let membership = Membership::start(customer_id.clone(), email, plan, now);
-            let event = membership.signed_up_event(correlation, now);
-            let meta = event.metadata();
-            event_span(&meta.event_id, &meta.correlation_id).in_scope(|| {
-                tracing::info!(membershipId = %membership.membership_id, "membership started");
-            });
-            let writes = vec![
-                self.repo.insert(&membership),
-                self.repo.claim_customer(&membership),
-                self.repo.outbox(&event, now.timestamp()),
-            ];
-            let created = StoredResponse::new(StatusCode::CREATED, &membership);
-            Ok((created, writes))
-        };
+        let attempt = || self.sign_up_writes(customer_id, email, plan, correlation);
         match commit(&self.http, key, "POST /memberships", &body, attempt).await? {
             Ok(stored) => Ok(stored),
             // Another sign-up of this customer committed between our read and our write.
             Err(e) if !e.conditions_failed.is_empty() => Err(already_member(None)),
             Err(e) => Err(MEMBERSHIP.write_failed(&e)),
         }
+    }
+
+    /// The response and writes of a sign-up, from the customer's membership as it is now.
+    async fn sign_up_writes(
+        &self,
+        customer_id: CustomerId,
+        email: Email,
+        plan: Plan,
+        correlation: CorrelationId,
+    ) -> Result<Outcome<S::Write>, Rejected> {
+        if let Some(active) = self.read(self.repo.active_membership(&customer_id)).await? {
+            return Ok((
+                StoredResponse::refusal(&already_member(Some(active))),
+                vec![],
+            ));
+        }
+        let now = Utc::now();
+        let membership = Membership::start(customer_id, email, plan, now);
+        let event = membership.signed_up_event(correlation, now);
+        let meta = event.metadata();
+        event_span(&meta.event_id, &meta.correlation_id).in_scope(|| {
+            tracing::info!(membershipId = %membership.membership_id, "membership started");
+        });
+        let writes = vec![
+            self.repo.insert(&membership),
+            self.repo.claim_customer(&membership),
+            self.repo.outbox(&event, now.timestamp()),
+        ];
+        Ok((
+            StoredResponse::new(StatusCode::CREATED, &membership),
+            writes,
+        ))
     }
 
     async fn get(&self, id: MembershipId) -> Response<Body> {
@@ -111,31 +122,7 @@ where
         let body = http::json_body(req)?;
         let reason = parse_cancel(&body)?;
         let correlation = http::correlation_id(req);
-        // A refusal is an answer like any other, so that a retried request replays the
-        // first answer rather than a refusal caused by its own success.
-        let attempt = || async {
-            let Some(membership) = self.read(self.repo.get(id)).await? else {
-                return Ok((StoredResponse::refusal(&MEMBERSHIP.not_found(id)), vec![]));
-            };
-            let now = Utc::now();
-            let (canceled, event) = match membership.cancel(reason, correlation, now) {
-                Ok(done) => done,
-                Err(refused) => {
-                    let conflict = Problem::conflict(refused.to_string());
-                    return Ok((StoredResponse::refusal(&conflict), vec![]));
-                }
-            };
-            let meta = event.metadata();
-            event_span(&meta.event_id, &meta.correlation_id).in_scope(|| {
-                tracing::info!(membershipId = %id, "membership canceled");
-            });
-            let writes = vec![
-                self.repo.cancel(&canceled),
-                self.repo.release_customer(&canceled),
-                self.repo.outbox(&event, now.timestamp()),
-            ];
-            Ok::<_, Rejected>((StoredResponse::new(StatusCode::OK, &canceled), writes))
-        };
+        let attempt = || self.cancel_writes(id, reason, correlation);
         let route = format!("POST /memberships/{id}/cancel");
         match commit(&self.http, key, &route, &body, attempt).await? {
             Ok(stored) => Ok(stored),
@@ -143,6 +130,38 @@ where
             Err(e) if !e.conditions_failed.is_empty() => Err(self.after_lost_race(id).await),
             Err(e) => Err(MEMBERSHIP.write_failed(&e)),
         }
+    }
+
+    /// The response and writes of a cancel, from the membership as it is now. A refusal
+    /// is an answer like any other, so that a retried request replays the first answer
+    /// rather than a refusal caused by its own success; only a failed read is an error.
+    async fn cancel_writes(
+        &self,
+        id: MembershipId,
+        reason: Reason,
+        correlation: CorrelationId,
+    ) -> Result<Outcome<S::Write>, Rejected> {
+        let Some(membership) = self.read(self.repo.get(id)).await? else {
+            return Ok((StoredResponse::refusal(&MEMBERSHIP.not_found(id)), vec![]));
+        };
+        let now = Utc::now();
+        let (canceled, event) = match membership.cancel(reason, correlation, now) {
+            Ok(done) => done,
+            Err(refused) => {
+                let conflict = Problem::conflict(refused.to_string());
+                return Ok((StoredResponse::refusal(&conflict), vec![]));
+            }
+        };
+        let meta = event.metadata();
+        event_span(&meta.event_id, &meta.correlation_id).in_scope(|| {
+            tracing::info!(membershipId = %id, "membership canceled");
+        });
+        let writes = vec![
+            self.repo.cancel(&canceled),
+            self.repo.release_customer(&canceled),
+            self.repo.outbox(&event, now.timestamp()),
+        ];
+        Ok((StoredResponse::new(StatusCode::OK, &canceled), writes))
     }
 
     /// The answer to a cancel whose condition failed: the membership changed meanwhile.

@@ -4,7 +4,9 @@
 //! error of a repository read.
 
 use crate::events::Reason;
-use crate::http::{Fields, Matched, Problem, StoredResponse, idempotency_event, idempotency_problem};
+use crate::http::{
+    Fields, Matched, Problem, StoredResponse, idempotency_event, idempotency_problem,
+};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as SdkResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -123,11 +125,17 @@ where
 pub enum RepoError {
     /// No answer, throttling or a fault of the service: the same read can succeed later.
     #[error("{table} table: {message}")]
-    Unavailable { table: &'static str, message: String },
+    Unavailable {
+        table: &'static str,
+        message: String,
+    },
     /// The read was refused or could not be built (a missing table, credentials the
     /// service does not recognise, a malformed request): it fails the same way again.
     #[error("{table} table: {message}")]
-    Refused { table: &'static str, message: String },
+    Refused {
+        table: &'static str,
+        message: String,
+    },
     /// A stored item that is not what the table holds: a retry reads the same bytes.
     #[error("stored item `{key}` is unreadable: {reason}")]
     Corrupt { key: String, reason: String },
@@ -193,7 +201,8 @@ mod tests {
     #[test]
     fn repository_errors_take_the_sdk_classification() {
         // The producers' own list of permanent codes retried these two.
-        let unrecognized = RepoError::sdk("orders", &service_error("UnrecognizedClientException", 400));
+        let unrecognized =
+            RepoError::sdk("orders", &service_error("UnrecognizedClientException", 400));
         assert!(matches!(unrecognized, RepoError::Refused { .. }));
         assert!(!unrecognized.is_retryable());
         let unbuilt: SdkError<ServiceErr, SdkResponse> =
@@ -218,7 +227,10 @@ mod tests {
         assert_eq!(ORDER.not_found("x").detail, "order x does not exist");
         assert_eq!(ORDER.not_found("x").status, 404);
         let p = ORDER.write_failed(&StoreError::transient("down"));
-        assert_eq!((p.status, p.detail.as_str()), (503, "the order could not be saved; retry later"));
+        assert_eq!(
+            (p.status, p.detail.as_str()),
+            (503, "the order could not be saved; retry later")
+        );
         let stored = StoredResponse::new(
             lambda_http::http::StatusCode::CREATED,
             &serde_json::json!({"orderId": "o-1"}),
