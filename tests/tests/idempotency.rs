@@ -1,13 +1,14 @@
 //! The idempotency library against a real DynamoDB-compatible server (moto).
 
-use std::convert::Infallible;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use dynamodb_idempotency::{
     Clock, Config, DynamoStore, Idempotency, IdempotencyError, Status, attr,
 };
 use eventmart_tests::{create_tables, dynamodb};
+use retryable::Retryable;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -363,7 +364,7 @@ async fn transactional_mode_under_sixty_four_concurrent_duplicates_writes_once()
             Ok(v) => results.push(v),
             // Two transactions on one item at once: DynamoDB may cancel one as a
             // conflict, which is retryable and wrote nothing.
-            Err(IdempotencyError::Store(e)) if e.retryable => {}
+            Err(IdempotencyError::Store(e)) if e.is_retryable() => {}
             Err(e) => panic!("unexpected: {e}"),
         }
     }

@@ -337,6 +337,8 @@ impl<T> Matched<T> {
 /// path and whose method is the request's; a path no template matches is 404, a path
 /// that matches with another method is 405 with `Allow`. Trailing and doubled slashes
 /// are ignored, as API Gateway does.
+// The error is the response itself, built once per request and returned at once.
+#[allow(clippy::result_large_err)]
 pub fn route<T: Copy>(
     req: &Request,
     routes: &[RouteSpec<T>],
