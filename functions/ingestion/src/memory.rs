@@ -16,14 +16,14 @@ impl WritePlan for MemoryPlan {
 
     fn writes(&self, what: &Ingest, detail: &Value) -> Vec<InMemoryWrite> {
         vec![
-            InMemoryWrite {
-                key: format!("EVENT#{}", what.event_id),
-                value: json!({"day": what.day, "detail": detail}),
-            },
-            InMemoryWrite {
-                key: format!("DAILY#{}#{}", what.day, what.event_id),
-                value: what.summary()["counters"].clone(),
-            },
+            InMemoryWrite::put(
+                format!("EVENT#{}", what.event_id),
+                json!({"day": what.day, "detail": detail}),
+            ),
+            InMemoryWrite::put(
+                format!("DAILY#{}#{}", what.day, what.event_id),
+                what.summary()["counters"].clone(),
+            ),
         ]
     }
 }

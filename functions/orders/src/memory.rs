@@ -4,7 +4,7 @@
 
 use crate::domain::{Order, OrderStatus};
 use crate::ports::{OrderRepository, RepoError};
-use dynamodb_idempotency::{InMemoryStore, InMemoryWrite};
+use dynamodb_idempotency::{Condition, InMemoryStore, InMemoryWrite};
 use eventmart_shared::events::EventType;
 use eventmart_shared::events::{Event, OrderId};
 use serde_json::Value;
@@ -53,25 +53,27 @@ impl OrderRepository for Memory {
             .transpose()
     }
 
+    // The conditions are the DynamoDB adapter's, so that races lose here as they do there.
     fn insert(&self, order: &Order) -> InMemoryWrite {
-        put(order)
+        put(order).when(Condition::Absent)
     }
 
-    fn transition(&self, order: &Order, _from: OrderStatus) -> InMemoryWrite {
-        put(order)
+    fn transition(&self, order: &Order, from: OrderStatus) -> InMemoryWrite {
+        put(order).when(Condition::equals("/status", from.as_str()))
     }
 
     fn outbox(&self, event: &Event, _now_secs: i64) -> InMemoryWrite {
-        InMemoryWrite {
-            key: eventmart_shared::outbox::key(event),
-            value: serde_json::to_value(event.to_entry()).unwrap_or_default(),
-        }
+        InMemoryWrite::put(
+            eventmart_shared::outbox::key(event),
+            serde_json::to_value(event.to_entry()).unwrap_or_default(),
+        )
+        .when(Condition::Absent)
     }
 }
 
 fn put(order: &Order) -> InMemoryWrite {
-    InMemoryWrite {
-        key: crate::dynamo::pk(order.order_id),
-        value: serde_json::to_value(order).unwrap_or_default(),
-    }
+    InMemoryWrite::put(
+        crate::dynamo::pk(order.order_id),
+        serde_json::to_value(order).unwrap_or_default(),
+    )
 }

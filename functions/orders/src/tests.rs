@@ -430,3 +430,77 @@ async fn malformed_and_unknown_ids_get_the_same_answer() {
         );
     }
 }
+
+/// The in-memory orders where another writer ships the order between this request's
+/// read and its write: the read returns PLACED, the store then holds SHIPPED.
+struct ShippedMeanwhile {
+    memory: Memory,
+    shipped: std::sync::atomic::AtomicBool,
+}
+
+impl OrderRepository for ShippedMeanwhile {
+    type Write = InMemoryWrite;
+
+    async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError> {
+        let read = self.memory.get(id).await?;
+        let first = !self.shipped.swap(true, std::sync::atomic::Ordering::SeqCst);
+        if let (Some(order), true) = (&read, first) {
+            let mut other = order.clone();
+            other.status = OrderStatus::Shipped;
+            let write = self.memory.transition(&other, OrderStatus::Placed);
+            dynamodb_idempotency::Store::write(&*self.memory.store, vec![write])
+                .await
+                .unwrap();
+        }
+        Ok(read)
+    }
+    fn insert(&self, order: &Order) -> InMemoryWrite {
+        self.memory.insert(order)
+    }
+    fn transition(&self, order: &Order, from: OrderStatus) -> InMemoryWrite {
+        self.memory.transition(order, from)
+    }
+    fn outbox(&self, event: &Event, now_secs: i64) -> InMemoryWrite {
+        OrderRepository::outbox(&self.memory, event, now_secs)
+    }
+}
+
+/// The race DynamoDB's condition decides, decided the same way in memory: a cancel that
+/// read PLACED loses to the shipment that landed before its write, commits nothing and
+/// answers 409 with the order's state now.
+#[tokio::test]
+async fn a_cancel_that_loses_the_race_to_a_shipment_commits_nothing() {
+    let (placing, memory) = app();
+    let id = place(&placing).await;
+    memory.store.take_committed();
+    let racing = App::new(
+        ShippedMeanwhile {
+            memory: memory.clone(),
+            shipped: Default::default(),
+        },
+        memory.store.clone(),
+        InMemoryDeadLetters::default(),
+    );
+    let resp = racing
+        .handle(http_request(
+            "POST",
+            &format!("/orders/{id}/cancel"),
+            Some(&json!({"reason": "changed my mind"})),
+        ))
+        .await;
+    let (status, body) = response_json(&resp);
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        body["detail"],
+        "the order is SHIPPED and can no longer be canceled"
+    );
+    let key = crate::dynamo::pk(id.parse().unwrap());
+    assert_eq!(memory.item(&key).unwrap()["status"], "SHIPPED");
+    let committed = memory.store.take_committed();
+    assert_eq!(
+        committed.len(),
+        1,
+        "only the shipment landed: {committed:?}"
+    );
+    assert!(memory.outbox().is_empty(), "no OrderCanceled");
+}

@@ -251,10 +251,7 @@ mod tests {
         let runs = std::sync::atomic::AtomicUsize::new(0);
         let attempt = || async {
             runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let write = InMemoryWrite {
-                key: "ITEM#1".into(),
-                value: serde_json::json!(1),
-            };
+            let write = InMemoryWrite::put("ITEM#1", serde_json::json!(1));
             let ok = StoredResponse::new(lambda_http::http::StatusCode::OK, &body);
             Ok::<_, Rejected>((ok, vec![write]))
         };

@@ -59,7 +59,7 @@ mod memory;
 mod record;
 
 pub use dynamodb::{DynamoStore, attr, cancellation_codes};
-pub use memory::{InMemoryStore, InMemoryWrite};
+pub use memory::{Condition, InMemoryStore, InMemoryWrite};
 pub use record::{Record, Status};
 pub use retryable::Retryable;
 

@@ -2,15 +2,111 @@ use super::{Claim, EpochMillis, Record, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// A business write for [`InMemoryStore::commit`]: put `value` at `key`.
+/// A business write for [`InMemoryStore::commit`]: put `value` at `key` if `condition`
+/// holds, as a `Put` with a condition expression does in DynamoDB. A put of `null`
+/// deletes the item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InMemoryWrite {
     pub key: String,
     pub value: serde_json::Value,
+    pub condition: Condition,
 }
 
-/// A store in memory with the same conditions as the DynamoDB one, for unit tests. It
-/// also keeps every business write that landed, in order, for tests to inspect.
+impl InMemoryWrite {
+    /// An unconditional put.
+    pub fn put(key: impl Into<String>, value: serde_json::Value) -> Self {
+        Self {
+            key: key.into(),
+            value,
+            condition: Condition::Always,
+        }
+    }
+
+    /// The same put, only where `condition` holds.
+    pub fn when(mut self, condition: Condition) -> Self {
+        self.condition = condition;
+        self
+    }
+}
+
+/// What must hold of the item at a write's key, as the condition expressions the
+/// DynamoDB adapters write say it. Conditions are checked against the items as they were
+/// before the transaction, all or nothing, as `TransactWriteItems` does.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Condition {
+    #[default]
+    Always,
+    /// `attribute_not_exists(pk)`: the item is new.
+    Absent,
+    /// `attribute_exists(pk)`.
+    Present,
+    /// The item exists and its value at the JSON Pointer `pointer` is `value`
+    /// (`#status = :from`; the pointer `""` is the whole value).
+    Equals {
+        pointer: String,
+        value: serde_json::Value,
+    },
+    /// Any of these (`attribute_not_exists(pk) OR membershipId = :id`).
+    Any(Vec<Condition>),
+}
+
+impl Condition {
+    /// `Equals` for the value at `pointer`.
+    pub fn equals(pointer: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        Condition::Equals {
+            pointer: pointer.into(),
+            value: value.into(),
+        }
+    }
+
+    fn holds(&self, item: Option<&serde_json::Value>) -> bool {
+        match self {
+            Condition::Always => true,
+            Condition::Absent => item.is_none(),
+            Condition::Present => item.is_some(),
+            Condition::Equals { pointer, value } => {
+                item.and_then(|i| i.pointer(pointer)) == Some(value)
+            }
+            Condition::Any(any) => any.iter().any(|c| c.holds(item)),
+        }
+    }
+}
+
+/// The error `TransactWriteItems` gives when conditions fail: its cancellation reasons
+/// in the order of the items, `offset` items (the record) before the writes.
+fn check(
+    items: &HashMap<String, serde_json::Value>,
+    writes: &[InMemoryWrite],
+    offset: usize,
+) -> Result<(), StoreError> {
+    let failed: Vec<usize> = writes
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| !w.condition.holds(items.get(&w.key)))
+        .map(|(i, _)| i + offset)
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let reasons: Vec<&str> = (0..offset + writes.len())
+        .map(|i| {
+            if failed.contains(&i) {
+                "ConditionalCheckFailed"
+            } else {
+                "None"
+            }
+        })
+        .collect();
+    Err(
+        StoreError::transient(format!("transaction canceled: [{}]", reasons.join(", ")))
+            .with_conditions_failed(failed),
+    )
+}
+
+/// A store in memory with the same conditions as the DynamoDB one, for unit tests: the
+/// record's claim condition, and each business write's [`Condition`], so that a race
+/// between two writers can be tested without a server. It also keeps every business
+/// write that landed, in order, for tests to inspect.
 #[derive(Debug, Default)]
 pub struct InMemoryStore {
     records: Mutex<HashMap<String, Record>>,
@@ -37,7 +133,11 @@ impl InMemoryStore {
             c.extend(writes.iter().cloned());
         }
         for w in writes {
-            items.insert(w.key, w.value);
+            if w.value.is_null() {
+                items.remove(&w.key);
+            } else {
+                items.insert(w.key, w.value);
+            }
         }
     }
 
@@ -53,6 +153,11 @@ impl InMemoryStore {
         if let Ok(mut r) = self.records.lock() {
             r.insert(record.key.clone(), record);
         }
+    }
+
+    fn live_record(&self, key: &str, now: EpochMillis) -> Option<Record> {
+        let records = self.records.lock().ok()?;
+        records.get(key).filter(|old| !old.is_expired(now)).cloned()
     }
 
     fn write_if_free(&self, record: &Record, now: EpochMillis) -> Result<Claim, StoreError> {
@@ -94,6 +199,7 @@ impl Store for InMemoryStore {
             .items
             .lock()
             .map_err(|_| StoreError::permanent("poisoned"))?;
+        check(&items, &writes, 0)?;
         self.land(&mut items, writes);
         Ok(())
     }
@@ -109,6 +215,11 @@ impl Store for InMemoryStore {
             .items
             .lock()
             .map_err(|_| StoreError::permanent("poisoned"))?;
+        // As in DynamoDB, a live record answers first: the duplicate gets it back.
+        if let Some(old) = self.live_record(&record.key, now) {
+            return Ok(Claim::Exists(old));
+        }
+        check(&items, &writes, 1)?;
         let claim = self.write_if_free(record, now)?;
         if claim == Claim::Claimed {
             self.land(&mut items, writes);

@@ -176,13 +176,7 @@ async fn transactional_writes_once() {
         let out: u32 = h
             .idem
             .run_transactional(&ev, || async move {
-                Ok::<_, Infallible>((
-                    i,
-                    vec![InMemoryWrite {
-                        key: "item".into(),
-                        value: json!(i),
-                    }],
-                ))
+                Ok::<_, Infallible>((i, vec![InMemoryWrite::put("item", json!(i))]))
             })
             .await
             .unwrap();
@@ -372,4 +366,70 @@ async fn a_handler_error_keeps_its_own_retryability() {
         assert!(matches!(err, IdempotencyError::Handler(_)));
         assert_eq!(err.is_retryable(), retry);
     }
+}
+
+#[tokio::test]
+async fn in_memory_writes_honour_their_conditions_all_or_nothing() {
+    let store = InMemoryStore::default();
+    let new = |key: &str, v: serde_json::Value| InMemoryWrite::put(key, v).when(Condition::Absent);
+    store
+        .write(vec![new("a", json!({"status": "PLACED"}))])
+        .await
+        .unwrap();
+
+    // The second write's condition fails: nothing lands, and its position is named.
+    let err = store
+        .write(vec![new("b", json!(1)), new("a", json!(2))])
+        .await
+        .unwrap_err();
+    assert_eq!(err.conditions_failed, vec![1]);
+    assert!(err.is_retryable(), "a retry re-reads and decides again");
+    assert_eq!(
+        err.message,
+        "transaction canceled: [None, ConditionalCheckFailed]"
+    );
+    assert_eq!(store.item("b"), None);
+
+    // Two writers move the same item from PLACED: the first wins, the second loses.
+    let from_placed = |to: &str| {
+        InMemoryWrite::put("a", json!({"status": to})).when(Condition::equals("/status", "PLACED"))
+    };
+    store.write(vec![from_placed("CANCELED")]).await.unwrap();
+    let lost = store.write(vec![from_placed("SHIPPED")]).await.unwrap_err();
+    assert_eq!(lost.conditions_failed, vec![0]);
+    assert_eq!(store.item("a"), Some(json!({"status": "CANCELED"})));
+
+    // With a record, the record is item 0 and the writes follow; null deletes.
+    let record = Record {
+        key: "fn#k".into(),
+        status: Status::Completed,
+        expiry: i64::MAX / 1000,
+        in_progress_expiry: None,
+        data: None,
+        payload_hash: None,
+    };
+    let err = store
+        .commit(&record, vec![from_placed("SHIPPED")], 0)
+        .await
+        .unwrap_err();
+    assert_eq!(err.conditions_failed, vec![1]);
+    assert!(
+        store.record("fn#k").is_none(),
+        "the record did not land either"
+    );
+    let delete = InMemoryWrite::put("a", serde_json::Value::Null).when(Condition::Any(vec![
+        Condition::Absent,
+        Condition::equals("/status", "CANCELED"),
+    ]));
+    assert_eq!(
+        store.commit(&record, vec![delete], 0).await.unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(store.item("a"), None);
+    // A live record answers before any business condition, as in DynamoDB.
+    let again = store
+        .commit(&record, vec![new("x", json!(1))], 0)
+        .await
+        .unwrap();
+    assert!(matches!(again, Claim::Exists(_)));
 }
