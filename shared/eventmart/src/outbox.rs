@@ -2,7 +2,7 @@
 //! in one DynamoDB transaction; the table's stream feeds `outbox-relay`, which publishes
 //! the event. The outbox item holds the whole PutEvents entry, bus aside.
 
-use crate::events::{Entry, Event};
+use crate::events::{Entry, Event, EventType, ParseError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use std::collections::HashMap;
 
@@ -71,4 +71,105 @@ pub fn put(table: &str, event: &Event, now_secs: i64) -> TransactWriteItem {
         .build()
         .expect("table and item are set");
     TransactWriteItem::builder().put(put).build()
+}
+
+/// Reads an outbox item (as [`put`] writes it) back into its event, as the relay reads
+/// the item's stream image: only an `outbox` item with every entry attribute a non-empty
+/// string is an event; its `source` and `detailType` name the type and `detail` is parsed
+/// as an EventBridge detail. Beyond the relay, the item's `eventId`, `correlationId` and
+/// key must agree with the detail, as `put` writes them.
+pub fn event(item: &HashMap<String, AttributeValue>) -> Result<Event, ParseError> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(s)) if !s.is_empty() => Ok(s.as_str()),
+        _ => Err(ParseError::new(
+            name,
+            "is missing or not a non-empty string",
+        )),
+    };
+    if text(attr::KIND)? != KIND {
+        return Err(ParseError::new(attr::KIND, format!("is not '{KIND}'")));
+    }
+    let (source, detail_type) = (text(attr::SOURCE)?, text(attr::DETAIL_TYPE)?);
+    let ty = EventType::lookup(source, detail_type).ok_or_else(|| {
+        ParseError::new(
+            attr::DETAIL_TYPE,
+            format!("'{detail_type}' from '{source}' is not an Eventmart event"),
+        )
+    })?;
+    let detail: serde_json::Value = serde_json::from_str(text(attr::DETAIL)?)
+        .map_err(|e| ParseError::new(attr::DETAIL, format!("is not JSON: {e}")))?;
+    let event = Event::from_detail(ty, &detail)?;
+    let meta = event.metadata();
+    let agrees = |name: &str, expected: String| {
+        if text(name)? == expected {
+            Ok(())
+        } else {
+            Err(ParseError::new(
+                name,
+                format!("differs from the detail's ({expected})"),
+            ))
+        }
+    };
+    agrees(attr::EVENT_ID, meta.event_id.to_string())?;
+    agrees(attr::CORRELATION_ID, meta.correlation_id.to_string())?;
+    if item.get(attr::PK) != Some(&AttributeValue::S(key(&event))) {
+        return Err(ParseError::new(attr::PK, format!("is not {}", key(&event))));
+    }
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placed() -> Event {
+        let text = include_str!("../../../events/eventbridge/OrderPlaced.json");
+        Event::from_eventbridge(&serde_json::from_str(text).unwrap()).unwrap()
+    }
+
+    /// The item [`put`] writes.
+    fn item(event: &Event) -> HashMap<String, AttributeValue> {
+        put("OrdersTable", event, 1_700_000_000).put.unwrap().item
+    }
+
+    #[test]
+    fn an_item_put_writes_reads_back_into_its_event() {
+        let event = placed();
+        let item = item(&event);
+        assert_eq!(
+            item[attr::EXPIRES_AT],
+            AttributeValue::N((1_700_000_000 + RETENTION_SECS).to_string())
+        );
+        assert_eq!(self::event(&item), Ok(event));
+    }
+
+    #[test]
+    fn an_item_the_relay_would_not_publish_is_not_an_event() {
+        let event = placed();
+        let field = |change: &dyn Fn(&mut HashMap<String, AttributeValue>)| {
+            let mut item = item(&event);
+            change(&mut item);
+            self::event(&item).unwrap_err().field
+        };
+        let set = |name: &'static str, value: &'static str| {
+            move |i: &mut HashMap<String, AttributeValue>| {
+                i.insert(name.to_owned(), AttributeValue::S(value.to_owned()));
+            }
+        };
+        assert_eq!(field(&set(attr::KIND, "order")), attr::KIND);
+        assert_eq!(field(&|i| drop(i.remove(attr::SOURCE))), attr::SOURCE);
+        assert_eq!(field(&set(attr::DETAIL_TYPE, "")), attr::DETAIL_TYPE);
+        assert_eq!(
+            field(&set(attr::DETAIL_TYPE, "OrderLost")),
+            attr::DETAIL_TYPE
+        );
+        assert_eq!(field(&set(attr::DETAIL, "{")), attr::DETAIL);
+        assert_eq!(field(&set(attr::DETAIL, "{}")), "detail");
+        assert_eq!(field(&set(attr::EVENT_ID, "e-1")), attr::EVENT_ID);
+        assert_eq!(
+            field(&set(attr::CORRELATION_ID, "c-1")),
+            attr::CORRELATION_ID
+        );
+        assert_eq!(field(&set(attr::PK, "OUTBOX#other")), attr::PK);
+    }
 }
