@@ -386,16 +386,6 @@ fn match_template(template: &'static str, path: &[&str]) -> Option<Vec<(&'static
     Some(params)
 }
 
-/// The path's segments, e.g. `["orders", "<id>", "cancel"]`. Superseded by [`route`].
-pub fn segments(req: &Request) -> Vec<String> {
-    req.uri()
-        .path()
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// 405 with the methods the resource allows.
 pub fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
     let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
