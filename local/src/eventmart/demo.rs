@@ -8,6 +8,7 @@
 pub use super::api::{Api, DemoError};
 pub use super::checks::{Check, ses_sent};
 use super::checks::{queue_depth, scan_prefix, templates_of};
+use super::dead_letters::DeadLetter;
 use crate::stack::LocalStack;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
@@ -41,6 +42,13 @@ fn order(items: Value) -> Value {
     json!({"customerId": "cust-ada", "email": "ada@example.com", "currency": "EUR", "items": items})
 }
 
+/// The three orders' ids, in the order they were placed.
+struct Orders {
+    shoes: String,
+    socks: String,
+    boots: String,
+}
+
 /// Runs the story against a started stack and checks every effect.
 pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
     let endpoints = stack.endpoints();
@@ -48,8 +56,46 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
         base: &endpoints.http_api,
     };
     let mut report = Report::default();
-    let mut story = |s: String| report.story.push(s);
+    let orders = Orders {
+        shoes: order_shoes(&api, &mut report).await?,
+        socks: order_and_cancel_socks(&api, &mut report).await?,
+        boots: ship_boots_and_refuse_their_cancel(stack, &api, &mut report).await?,
+    };
+    join_and_leave_the_membership(&api, &mut report).await?;
+    stack.settle().await;
+    // Under kills a delivery can fail all three of Lambda's attempts; it waits in its
+    // dead-letter queue with the reason, and the operator redrives it.
+    let redrive = if stack.chaos.kill_fraction > 0.0 {
+        let r = super::dead_letters::redrive(stack).await?;
+        stack.settle().await;
+        Some(r)
+    } else {
+        None
+    };
 
+    // ---- what each part did
+    count_successful_deliveries(stack, &mut report);
+    report.summary = read_summary(&api).await?;
+
+    // ---- checks: every effect exactly once
+    check_orders_and_shipments(&api, &orders, &mut report).await?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    check_emails(stack, &dynamodb, &endpoints.moto, &mut report).await?;
+    let cancel_came_first = socks_cancel_came_first(stack, &dynamodb, &orders.socks).await?;
+    if cancel_came_first {
+        report.story.push(
+            "The socks' cancel reached the warehouse before their order: nothing was prepared"
+                .into(),
+        );
+    }
+    let expected_events = if cancel_came_first { 10 } else { 11 };
+    check_events(stack, &dynamodb, expected_events, &mut report).await?;
+    check_summary(&mut report);
+    check_dead_letters(stack, redrive, &mut report).await?;
+    Ok(report)
+}
+
+async fn order_shoes(api: &Api<'_>, report: &mut Report) -> Result<String, DemoError> {
     let shoes = api
         .call(
             "place the shoes order",
@@ -62,10 +108,13 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
         )
         .await?;
     let shoes_id = shoes["orderId"].as_str().unwrap_or_default().to_owned();
-    story(format!(
+    report.story.push(format!(
         "Ada ordered running shoes: order {shoes_id}, 89.99 EUR"
     ));
+    Ok(shoes_id)
+}
 
+async fn order_and_cancel_socks(api: &Api<'_>, report: &mut Report) -> Result<String, DemoError> {
     let socks = api
         .call(
             "place the socks order",
@@ -86,10 +135,17 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
         200,
     )
     .await?;
-    story(format!(
+    report.story.push(format!(
         "Ada ordered socks (order {socks_id}, 25.00 EUR) and canceled them at once"
     ));
+    Ok(socks_id)
+}
 
+async fn ship_boots_and_refuse_their_cancel(
+    stack: &LocalStack,
+    api: &Api<'_>,
+    report: &mut Report,
+) -> Result<String, DemoError> {
     let boots = api
         .call(
             "place the boots order",
@@ -121,11 +177,17 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
             409,
         )
         .await?;
-    story(format!(
+    report.story.push(format!(
         "Ada ordered trail boots (order {boots_id}, 129.00 EUR); the warehouse shipped them; her cancel was refused: {}",
         refused["detail"].as_str().unwrap_or("409")
     ));
+    Ok(boots_id)
+}
 
+async fn join_and_leave_the_membership(
+    api: &Api<'_>,
+    report: &mut Report,
+) -> Result<(), DemoError> {
     let member = api
         .call(
             "sign up",
@@ -147,21 +209,14 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
         200,
     )
     .await?;
-    story(format!(
+    report.story.push(format!(
         "Ada joined the annual membership ({member_id}) and left it"
     ));
-    stack.settle().await;
-    // Under kills a delivery can fail all three of Lambda's attempts; it waits in its
-    // dead-letter queue with the reason, and the operator redrives it.
-    let redrive = if stack.chaos.kill_fraction > 0.0 {
-        let r = super::dead_letters::redrive(stack).await?;
-        stack.settle().await;
-        Some(r)
-    } else {
-        None
-    };
+    Ok(())
+}
 
-    // ---- what each part did
+/// Successful invocations per (rule target, detail-type), from the bus's delivery log.
+fn count_successful_deliveries(stack: &LocalStack, report: &mut Report) {
     let invoked_ok = |d: &&crate::eventbridge::DeliveryRecord| {
         matches!(d.stage, crate::eventbridge::Stage::Invoke)
             && matches!(d.outcome, crate::eventbridge::Outcome::Ok)
@@ -174,23 +229,36 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
             .entry(d.detail_type.clone())
             .or_default() += 1;
     }
+}
+
+/// The analytics summary of yesterday and today.
+async fn read_summary(api: &Api<'_>) -> Result<Value, DemoError> {
     let today = chrono::Utc::now().date_naive();
     let from = today.pred_opt().unwrap_or(today);
-    report.summary = api
-        .call(
-            "read the summary",
-            "GET",
-            &format!("/analytics/summary?from={from}&to={today}"),
-            None,
-            200,
-        )
-        .await?;
+    api.call(
+        "read the summary",
+        "GET",
+        &format!("/analytics/summary?from={from}&to={today}"),
+        None,
+        200,
+    )
+    .await
+}
 
-    // ---- checks: every effect exactly once
+async fn check_orders_and_shipments(
+    api: &Api<'_>,
+    orders: &Orders,
+    report: &mut Report,
+) -> Result<(), DemoError> {
+    let Orders {
+        shoes: shoes_id,
+        socks: socks_id,
+        boots: boots_id,
+    } = orders;
     for (id, state) in [
-        (&shoes_id, "PLACED"),
-        (&socks_id, "CANCELED"),
-        (&boots_id, "SHIPPED"),
+        (shoes_id, "PLACED"),
+        (socks_id, "CANCELED"),
+        (boots_id, "SHIPPED"),
     ] {
         let o = api
             .call("read an order", "GET", &format!("/orders/{id}"), None, 200)
@@ -202,9 +270,9 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
         );
     }
     for (id, state) in [
-        (&shoes_id, "PREPARING"),
-        (&socks_id, "CANCELED"),
-        (&boots_id, "SHIPPED"),
+        (shoes_id, "PREPARING"),
+        (socks_id, "CANCELED"),
+        (boots_id, "SHIPPED"),
     ] {
         let s = api
             .call(
@@ -221,9 +289,21 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
             s["status"].as_str().unwrap_or("?"),
         );
     }
-    let table = |id: &str| stack.table_name(id);
-    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.sdk);
-    let messages = scan_prefix(&dynamodb, &table("NotificationsTable"), "MESSAGE#").await?;
+    Ok(())
+}
+
+async fn check_emails(
+    stack: &LocalStack,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    moto: &str,
+    report: &mut Report,
+) -> Result<(), DemoError> {
+    let messages = scan_prefix(
+        dynamodb,
+        &stack.table_name("NotificationsTable"),
+        "MESSAGE#",
+    )
+    .await?;
     let templates = templates_of(&messages);
     report.check("emails recorded", 7, messages.len());
     report.check(
@@ -234,7 +314,7 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
     // An email is the one effect outside DynamoDB: an instance killed between SES's
     // acceptance and the COMPLETED mark sends it again when the retry runs (see the
     // notifications crate). Without kills it is exactly once; with kills, at least once.
-    let sent = ses_sent(&endpoints.moto).await?;
+    let sent = ses_sent(moto).await?;
     if stack.chaos.kill_fraction == 0.0 {
         report.check("emails sent through SES", 7, sent);
     } else {
@@ -247,11 +327,19 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
             "SES accepted {sent} emails for 7 events (kills can repeat a send)"
         ));
     }
-    // When the socks' cancel reached the warehouse before their order (reordering does
-    // that), the late order prepared nothing and no FulfillmentStarted exists for it.
+    Ok(())
+}
+
+/// When the socks' cancel reached the warehouse before their order (reordering does
+/// that), the late order prepared nothing and no FulfillmentStarted exists for it.
+async fn socks_cancel_came_first(
+    stack: &LocalStack,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    socks_id: &str,
+) -> Result<bool, DemoError> {
     let socks_item = dynamodb
         .get_item()
-        .table_name(table("FulfillmentTable"))
+        .table_name(stack.table_name("FulfillmentTable"))
         .key("pk", AttributeValue::S(format!("SHIPMENT#{socks_id}")))
         .consistent_read(true)
         .send()
@@ -262,18 +350,24 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
                 aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
             )
         })?;
-    let cancel_came_first = matches!(
+    Ok(matches!(
         socks_item.item.as_ref().and_then(|i| i.get("tombstone")),
         Some(AttributeValue::Bool(true))
-    );
-    if cancel_came_first {
-        report.story.push(
-            "The socks' cancel reached the warehouse before their order: nothing was prepared"
-                .into(),
-        );
-    }
-    let expected_events = if cancel_came_first { 10 } else { 11 };
-    let events = scan_prefix(&dynamodb, &table("AnalyticsEventsTable"), "EVENT#").await?;
+    ))
+}
+
+async fn check_events(
+    stack: &LocalStack,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    expected_events: u64,
+    report: &mut Report,
+) -> Result<(), DemoError> {
+    let events = scan_prefix(
+        dynamodb,
+        &stack.table_name("AnalyticsEventsTable"),
+        "EVENT#",
+    )
+    .await?;
     report.check("events stored by ingestion", expected_events, events.len());
     // The relay publishes each outbox item once, unless an instance dies after PutEvents
     // and before answering the stream (consumers de-duplicate the re-sent copy).
@@ -287,6 +381,10 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
             published >= expected_events,
         );
     }
+    Ok(())
+}
+
+fn check_summary(report: &mut Report) {
     let s = &report.summary;
     let summary_line = format!(
         "placed={} canceled={} shipments={} signUps={} membershipCancellations={} gross={} canceledRevenue={}",
@@ -303,6 +401,13 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
         "placed=3 canceled=1 shipments=1 signUps=1 membershipCancellations=1 gross=24399 canceledRevenue=2500",
         summary_line,
     );
+}
+
+async fn check_dead_letters(
+    stack: &LocalStack,
+    redrive: Option<(Vec<DeadLetter>, Vec<DeadLetter>)>,
+    report: &mut Report,
+) -> Result<(), DemoError> {
     let mut dead = 0;
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     for q in &stack.model.queues {
@@ -321,5 +426,5 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
             format!("{} of {n}", done.len()),
         );
     }
-    Ok(report)
+    Ok(())
 }

@@ -72,94 +72,11 @@ impl Instance {
     ) -> std::io::Result<Arc<Instance>> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr: SocketAddr = listener.local_addr()?;
-
-        let inherited = std::env::vars().filter(|(k, _)| inherit(k));
-        let mut env: Vec<(String, String)> = inherited.collect();
-        let region = spec
-            .env
-            .get("AWS_REGION")
-            .cloned()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .unwrap_or_else(|| crate::aws::REGION.to_owned());
-        let task_root = spec
-            .binary
-            .parent()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|| ".".to_owned());
-        let stream_id = uuid::Uuid::new_v4().simple().to_string();
-        let day = chrono::Utc::now().format("%Y/%m/%d");
-        for (k, v) in [
-            ("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone()),
-            (
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                spec.memory_mb.to_string(),
-            ),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-            (
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{}", spec.name),
-            ),
-            (
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                format!("{day}/[$LATEST]{stream_id}"),
-            ),
-            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
-            ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".to_owned()),
-            ("LAMBDA_TASK_ROOT", task_root.clone()),
-            ("LAMBDA_RUNTIME_DIR", task_root.clone()),
-            ("AWS_REGION", region.clone()),
-            ("AWS_DEFAULT_REGION", region.clone()),
-            ("_HANDLER", "bootstrap".to_owned()),
-            ("TZ", ":UTC".to_owned()),
-        ] {
-            env.push((k.to_owned(), v));
-        }
-        env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-        // Last, so the spec cannot override them: the runtime address is how this
-        // instance is told apart, and the instance metadata service is off-machine.
-        env.push(("AWS_LAMBDA_RUNTIME_API".to_owned(), addr.to_string()));
-        env.push(("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()));
-
-        let (jobs_tx, jobs_rx) = mpsc::channel(1);
-        let instance = Arc::new(Instance {
-            id,
-            function: spec.name.clone(),
-            function_arn: format!(
-                "arn:aws:lambda:{region}:{}:function:{}",
-                crate::aws::ACCOUNT_ID,
-                spec.name
-            ),
-            spawned_at: Instant::now(),
-            first_poll: OnceLock::new(),
-            pid: OnceLock::new(),
-            jobs_tx,
-            jobs_rx: tokio::sync::Mutex::new(jobs_rx),
-            current: Mutex::new(None),
-            exit: watch::Sender::new(None),
-            kill_reason: Mutex::new(None),
-            kill_signal: Notify::new(),
-            init_error: Mutex::new(None),
-            output_tail: Mutex::new(VecDeque::new()),
-            max_rss_kb: AtomicU64::new(0),
-        });
-
-        let app = Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{request_id}/response",
-                post(response),
-            )
-            .route(
-                "/2018-06-01/runtime/invocation/{request_id}/error",
-                post(error),
-            )
-            .route("/2018-06-01/runtime/init/error", post(init_error))
-            // Oversized responses are a function error, not a transport failure.
-            .layer(DefaultBodyLimit::disable())
-            .with_state(Arc::clone(&instance));
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let region = region_of(spec);
+        let task_root = task_root_of(spec);
+        let env = process_environment(spec, addr, &region, &task_root);
+        let instance = Instance::new(spec, id, &region);
+        let server = serve_runtime_api(listener, &instance);
 
         let mut child = match Command::new(&spec.binary)
             .env_clear()
@@ -190,38 +107,34 @@ impl Instance {
         if let Some(err) = child.stderr.take() {
             tokio::spawn(forward(Arc::clone(&instance), err, logs));
         }
-
-        let supervised = Arc::clone(&instance);
-        tokio::spawn(async move {
-            let status = tokio::select! {
-                status = child.wait() => match status {
-                    Ok(s) => s.to_string(),
-                    Err(e) => format!("wait failed: {e}"),
-                },
-                _ = supervised.kill_signal.notified() => {
-                    supervised.record_rss();
-                    let _ = child.start_kill();
-                    let _ = child.wait().await;
-                    String::new()
-                }
-            };
-            server.abort();
-            let reason = lock(&supervised.kill_reason).clone().unwrap_or_else(|| {
-                let tail: Vec<String> = lock(&supervised.output_tail).iter().cloned().collect();
-                if tail.is_empty() {
-                    status
-                } else {
-                    format!("{status}; last output: {}", tail.join(" | "))
-                }
-            });
-            tracing::debug!(target: "eventmart_local::runtime", function = %supervised.function, instance = supervised.id, %reason, "instance exited");
-            supervised.exit.send_replace(Some(reason.clone()));
-            let in_flight = lock(&supervised.current).take();
-            if let Some(in_flight) = in_flight {
-                let _ = in_flight.result.send(Err(supervised.failure(&reason)));
-            }
-        });
+        tokio::spawn(supervise(Arc::clone(&instance), child, server));
         Ok(instance)
+    }
+
+    /// A fresh instance, not yet started.
+    fn new(spec: &FunctionSpec, id: u64, region: &str) -> Arc<Instance> {
+        let (jobs_tx, jobs_rx) = mpsc::channel(1);
+        Arc::new(Instance {
+            id,
+            function: spec.name.clone(),
+            function_arn: format!(
+                "arn:aws:lambda:{region}:{}:function:{}",
+                crate::aws::ACCOUNT_ID,
+                spec.name
+            ),
+            spawned_at: Instant::now(),
+            first_poll: OnceLock::new(),
+            pid: OnceLock::new(),
+            jobs_tx,
+            jobs_rx: tokio::sync::Mutex::new(jobs_rx),
+            current: Mutex::new(None),
+            exit: watch::Sender::new(None),
+            kill_reason: Mutex::new(None),
+            kill_signal: Notify::new(),
+            init_error: Mutex::new(None),
+            output_tail: Mutex::new(VecDeque::new()),
+            max_rss_kb: AtomicU64::new(0),
+        })
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -518,4 +431,127 @@ async fn init_error(
     // Lambda discards an environment whose init failed.
     instance.kill(format!("init error: {err}"));
     accepted()
+}
+
+/// The function's region: its own `AWS_REGION`, else this process's, else the default.
+fn region_of(spec: &FunctionSpec) -> String {
+    spec.env
+        .get("AWS_REGION")
+        .cloned()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .unwrap_or_else(|| crate::aws::REGION.to_owned())
+}
+
+/// The binary's directory, Lambda's `LAMBDA_TASK_ROOT`.
+fn task_root_of(spec: &FunctionSpec) -> String {
+    spec.binary
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| ".".to_owned())
+}
+
+/// The process's environment: the inherited variables, Lambda's reserved ones, the
+/// function's own, then the runtime API's address.
+fn process_environment(
+    spec: &FunctionSpec,
+    addr: SocketAddr,
+    region: &str,
+    task_root: &str,
+) -> Vec<(String, String)> {
+    let inherited = std::env::vars().filter(|(k, _)| inherit(k));
+    let mut env: Vec<(String, String)> = inherited.collect();
+    let stream_id = uuid::Uuid::new_v4().simple().to_string();
+    let day = chrono::Utc::now().format("%Y/%m/%d");
+    for (k, v) in [
+        ("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            spec.memory_mb.to_string(),
+        ),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", spec.name),
+        ),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            format!("{day}/[$LATEST]{stream_id}"),
+        ),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+        ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".to_owned()),
+        ("LAMBDA_TASK_ROOT", task_root.to_owned()),
+        ("LAMBDA_RUNTIME_DIR", task_root.to_owned()),
+        ("AWS_REGION", region.to_owned()),
+        ("AWS_DEFAULT_REGION", region.to_owned()),
+        ("_HANDLER", "bootstrap".to_owned()),
+        ("TZ", ":UTC".to_owned()),
+    ] {
+        env.push((k.to_owned(), v));
+    }
+    env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // Last, so the spec cannot override them: the runtime address is how this
+    // instance is told apart, and the instance metadata service is off-machine.
+    env.push(("AWS_LAMBDA_RUNTIME_API".to_owned(), addr.to_string()));
+    env.push(("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()));
+    env
+}
+
+/// Serves the Lambda runtime API for this instance on `listener`.
+fn serve_runtime_api(
+    listener: TcpListener,
+    instance: &Arc<Instance>,
+) -> tokio::task::JoinHandle<()> {
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{request_id}/response",
+            post(response),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{request_id}/error",
+            post(error),
+        )
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        // Oversized responses are a function error, not a transport failure.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(Arc::clone(instance));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    })
+}
+
+/// Waits for the process to exit (or kills it when told to), then stops the runtime API,
+/// records why it ended and fails the invocation in flight with that reason.
+async fn supervise(
+    supervised: Arc<Instance>,
+    mut child: tokio::process::Child,
+    server: tokio::task::JoinHandle<()>,
+) {
+    let status = tokio::select! {
+        status = child.wait() => match status {
+            Ok(s) => s.to_string(),
+            Err(e) => format!("wait failed: {e}"),
+        },
+        _ = supervised.kill_signal.notified() => {
+            supervised.record_rss();
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            String::new()
+        }
+    };
+    server.abort();
+    let reason = lock(&supervised.kill_reason).clone().unwrap_or_else(|| {
+        let tail: Vec<String> = lock(&supervised.output_tail).iter().cloned().collect();
+        if tail.is_empty() {
+            status
+        } else {
+            format!("{status}; last output: {}", tail.join(" | "))
+        }
+    });
+    tracing::debug!(target: "eventmart_local::runtime", function = %supervised.function, instance = supervised.id, %reason, "instance exited");
+    supervised.exit.send_replace(Some(reason.clone()));
+    let in_flight = lock(&supervised.current).take();
+    if let Some(in_flight) = in_flight {
+        let _ = in_flight.result.send(Err(supervised.failure(&reason)));
+    }
 }
