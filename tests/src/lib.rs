@@ -1,15 +1,21 @@
 //! Helpers shared by the integration tests: clients for the local servers the test
-//! command starts, and the template's tables created there (never written twice).
+//! command starts, template.yaml read once by the local stack's loader and its tables
+//! created there from that model (with keys, streams and TTL), outbox items read back
+//! into events, and fixtures.
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
+use eventmart_local::template::{LocalNaming, Stack, Table};
 use eventmart_shared::aws::RequestCounter;
-use serde_yaml::Value;
-use std::collections::HashMap;
-use std::path::PathBuf;
+use eventmart_shared::events::Event;
+use eventmart_shared::outbox;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -35,21 +41,27 @@ pub async fn dynamodb() -> (Client, RequestCounter) {
     (client, counter)
 }
 
-/// The template's DynamoDB tables, by logical id.
-pub fn template_tables() -> Vec<(String, Value)> {
+/// template.yaml as the local stack reads it (`eventmart_local::template`): functions,
+/// routes, rules, stream mappings, tables with their keys, streams and TTL. Loaded once.
+pub fn stack() -> &'static Stack {
+    static STACK: OnceLock<Stack> = OnceLock::new();
+    STACK.get_or_init(|| load_stack(&repo_root().join("template.yaml")))
+}
+
+/// Another template (a proposed change) as the local stack reads it, named as
+/// [`stack`] names resources.
+pub fn load_stack(path: &Path) -> Stack {
+    // The endpoint only shapes queue URLs; tests that read the model need no server.
+    let moto =
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".to_owned());
+    Stack::load(path, &LocalNaming::new(moto), &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// template.yaml as raw YAML, for the checks of what the model leaves out (build
+/// metadata, alarms).
+pub fn template_yaml() -> serde_yaml::Value {
     let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
-    let doc: Value = serde_yaml::from_str(&text).expect("template.yaml is YAML");
-    let resources = doc["Resources"].as_mapping().expect("Resources");
-    resources
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::DynamoDB::Table"))
-        .map(|(id, r)| {
-            (
-                id.as_str().unwrap_or_default().to_owned(),
-                r["Properties"].clone(),
-            )
-        })
-        .collect()
+    serde_yaml::from_str(&text).expect("template.yaml is YAML")
 }
 
 /// Creates every table of template.yaml, named `<LogicalId>-<suffix>` so that tests
@@ -59,56 +71,96 @@ pub async fn create_tables(client: &Client) -> HashMap<String, String> {
     create_tables_named(client, |id| format!("{id}-{suffix}")).await
 }
 
-/// Creates every table of template.yaml under the name `name(logical id)`.
+/// Creates every table of template.yaml under the name `name(logical id)`, as the local
+/// stack provisions them: keys, stream and TTL.
 pub async fn create_tables_named(
     client: &Client,
     name: impl Fn(&str) -> String,
 ) -> HashMap<String, String> {
     let mut names = HashMap::new();
-    for (id, props) in template_tables() {
-        let name = name(&id);
-        let mut req = client
-            .create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest);
-        for a in props["AttributeDefinitions"]
-            .as_sequence()
-            .expect("AttributeDefinitions")
-        {
-            req = req.attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(a["AttributeName"].as_str().unwrap())
-                    .attribute_type(ScalarAttributeType::from(
-                        a["AttributeType"].as_str().unwrap(),
-                    ))
-                    .build()
-                    .unwrap(),
-            );
-        }
-        for k in props["KeySchema"].as_sequence().expect("KeySchema") {
-            req = req.key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(k["AttributeName"].as_str().unwrap())
-                    .key_type(KeyType::from(k["KeyType"].as_str().unwrap()))
-                    .build()
-                    .unwrap(),
-            );
-        }
-        if let Some(view) = props["StreamSpecification"]["StreamViewType"].as_str() {
-            req = req.stream_specification(
-                StreamSpecification::builder()
-                    .stream_enabled(true)
-                    .stream_view_type(StreamViewType::from(view))
-                    .build()
-                    .unwrap(),
-            );
-        }
-        req.send()
-            .await
-            .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
-        names.insert(id, name);
+    for table in &stack().tables {
+        let name = name(&table.logical_id);
+        create_table(client, table, &name).await;
+        names.insert(table.logical_id.clone(), name);
     }
     names
+}
+
+/// One table of the model, under `name`.
+async fn create_table(client: &Client, table: &Table, name: &str) {
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest);
+    for a in &table.attribute_definitions {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(&a.attribute_name)
+                .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+                .build()
+                .expect("name and type are set"),
+        );
+    }
+    for k in &table.key_schema {
+        req = req.key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(&k.attribute_name)
+                .key_type(KeyType::from(k.key_type.as_str()))
+                .build()
+                .expect("name and key type are set"),
+        );
+    }
+    if let Some(view) = table.stream_view_type {
+        req = req.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view.as_str()))
+                .build()
+                .expect("enabled is set"),
+        );
+    }
+    req.send()
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {}", DisplayErrorContext(e)));
+    if let Some(attribute) = &table.ttl_attribute {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attribute)
+                    .enabled(true)
+                    .build()
+                    .expect("attribute and enabled are set"),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("TTL of {name}: {}", DisplayErrorContext(e)));
+    }
+}
+
+/// Every outbox item of a table, read back into its event (`outbox::event`, which
+/// panics here on an item the relay would not publish), in the order they were written:
+/// event ids are UUID v7.
+pub async fn outbox_events(client: &Client, table: &str) -> Vec<Event> {
+    let items = client
+        .scan()
+        .table_name(table)
+        .filter_expression("#kind = :outbox")
+        .expression_attribute_names("#kind", outbox::attr::KIND)
+        .expression_attribute_values(":outbox", AttributeValue::S(outbox::KIND.to_owned()))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap_or_else(|e| panic!("scan {table}: {}", DisplayErrorContext(e)));
+    let mut events: Vec<Event> = items
+        .iter()
+        .map(|item| outbox::event(item).unwrap_or_else(|e| panic!("{table}: {e}: {item:?}")))
+        .collect();
+    events.sort_by_key(|e| e.metadata().event_id.to_string());
+    events
 }
 
 /// SDK configuration for the local servers.
@@ -206,9 +258,15 @@ pub fn response_json(resp: &lambda_http::Response<lambda_http::Body>) -> (u16, s
     (resp.status().as_u16(), value)
 }
 
-/// Reads a JSON file of the repository (fixtures under `events/`).
+/// Reads a JSON file of the repository (fixtures under `events/`), or a YAML one
+/// (`openapi.yaml`) as JSON.
 pub fn fixture(path: &str) -> serde_json::Value {
     let text =
         std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    if path.ends_with(".yaml") || path.ends_with(".yml") {
+        let yaml: serde_yaml::Value =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        return serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

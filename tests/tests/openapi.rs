@@ -6,8 +6,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventmart_shared::events::{EventId, OrderId};
 use eventmart_tests::{
-    create_queue, create_tables, dynamodb, fixture, http_request_with, repo_root, response_json,
-    sqs,
+    create_queue, create_tables, dynamodb, fixture, http_request_with, response_json, sqs, stack,
 };
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -146,9 +145,7 @@ fn n(v: u64) -> AttributeValue {
 }
 
 fn doc() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("openapi.yaml")).unwrap();
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("openapi.yaml is YAML");
-    serde_json::to_value(yaml).unwrap()
+    fixture("openapi.yaml")
 }
 
 /// Every documented (path, method), method in lower case, in document order.
@@ -166,30 +163,11 @@ fn operations(doc: &Value) -> Vec<(String, String)> {
 
 /// Every HttpApi event of template.yaml: (METHOD, path, function's logical id).
 fn template_routes() -> Vec<(String, String, String)> {
-    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
-    let template: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml is YAML");
-    let mut out = vec![];
-    for (id, resource) in template["Resources"].as_mapping().expect("Resources") {
-        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
-            continue;
-        };
-        for (name, event) in events {
-            if event["Type"].as_str() != Some("HttpApi") {
-                continue;
-            }
-            let props = &event["Properties"];
-            let (Some(method), Some(path)) = (props["Method"].as_str(), props["Path"].as_str())
-            else {
-                panic!("{id:?} event {name:?}: an HttpApi event needs Method and Path");
-            };
-            out.push((
-                method.to_ascii_uppercase(),
-                path.to_owned(),
-                id.as_str().unwrap_or_default().to_owned(),
-            ));
-        }
-    }
-    out
+    stack()
+        .routes
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone(), r.function.clone()))
+        .collect()
 }
 
 /// Follows a local `$ref` (`#/components/...`) once.

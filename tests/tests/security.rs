@@ -12,7 +12,7 @@
 //!
 //! `EVENTMART_TEMPLATE=<path>` checks another template (a proposed change) instead.
 
-use eventmart_tests::repo_root;
+use eventmart_tests::{load_stack, repo_root};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -99,16 +99,15 @@ fn managed_policies() -> BTreeMap<&'static str, (&'static str, Value)> {
     ])
 }
 
-/// Every function's logical id and its name in docs/services.md.
-const FUNCTIONS: &[(&str, &str)] = &[
-    ("OrdersFunction", "orders"),
-    ("MembershipsFunction", "memberships"),
-    ("OutboxRelayFunction", "outbox-relay"),
-    ("FulfillmentFunction", "fulfillment"),
-    ("NotificationsFunction", "notifications"),
-    ("IngestionFunction", "ingestion"),
-    ("AnalyticsFunction", "analytics"),
-];
+/// Every function of the template (as the local stack reads it): logical id → its
+/// binary, which is its name in docs/services.md.
+fn functions() -> BTreeMap<String, String> {
+    load_stack(&template_path())
+        .functions
+        .into_iter()
+        .map(|f| (f.logical_id, f.binary))
+        .collect()
+}
 
 /// The SES statement's resource: every identity of this account and region, which SES
 /// requires (it authorises a send against each identity involved: the sender and, in the
@@ -236,6 +235,13 @@ fn expected() -> BTreeMap<&'static str, Reach> {
     ])
 }
 
+/// The template checked: `EVENTMART_TEMPLATE`, else template.yaml.
+fn template_path() -> PathBuf {
+    std::env::var_os("EVENTMART_TEMPLATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("template.yaml"))
+}
+
 /// The translated template (CloudFormation JSON).
 fn translated() -> Value {
     let root = repo_root();
@@ -245,9 +251,7 @@ fn translated() -> Value {
         "{} is missing: run `make setup` (it installs the SAM CLI, whose samtranslator translates the template)",
         python.display()
     );
-    let template = std::env::var_os("EVENTMART_TEMPLATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("template.yaml"));
+    let template = template_path();
     let out = Command::new(&python)
         .arg(root.join("scripts/translate-template.py"))
         .arg(&template)
@@ -531,6 +535,7 @@ fn audit(template: &Value) -> (BTreeMap<String, RoleReport>, Vec<String>) {
             .map(|p| p.keys().cloned().collect())
             .unwrap_or_default(),
     };
+    let functions = functions();
     let mut problems = vec![];
     let mut reports = BTreeMap::new();
     let mut roles_used = BTreeSet::new();
@@ -545,8 +550,10 @@ fn audit(template: &Value) -> (BTreeMap<String, RoleReport>, Vec<String>) {
         if ty != "AWS::Lambda::Function" {
             continue;
         }
-        let Some((_, name)) = FUNCTIONS.iter().find(|(fid, _)| fid == id) else {
-            problems.push(format!("function {id} has no expectations in security.rs"));
+        let Some(name) = functions.get(id) else {
+            problems.push(format!(
+                "function {id} is not a function of the template as the local stack reads it"
+            ));
             continue;
         };
         let role_ref = &r["Properties"]["Role"];
@@ -604,7 +611,10 @@ fn every_statement_names_its_actions_and_this_stacks_resources() {
     let (reports, mut problems) = audit(&translated());
     assert_eq!(
         reports.keys().map(String::as_str).collect::<BTreeSet<_>>(),
-        FUNCTIONS.iter().map(|(_, n)| *n).collect::<BTreeSet<_>>(),
+        functions()
+            .values()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>(),
         "every function of the template, and only those, has a role"
     );
     for r in reports.values() {

@@ -1,17 +1,17 @@
 //! Invariants of template.yaml that a deploy would only reveal in production: every
 //! function builds from a binary of this workspace, every rule target retries and has a
 //! dead-letter queue, every queue has an alarm, every stream mapping reports batch item
-//! failures and filters to outbox items.
+//! failures and filters to outbox items. Read from the local stack's model of the
+//! template (Globals merged, intrinsics resolved); build metadata and alarms, which the
+//! model leaves out, from the raw YAML.
 
-use eventmart_tests::repo_root;
+use eventmart_local::template::Architecture;
+use eventmart_tests::{repo_root, stack, template_yaml};
 use serde_yaml::Value;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-fn template() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
-    serde_yaml::from_str(&text).unwrap()
-}
-
+/// The raw resources of one type.
 fn resources(t: &Value, ty: &str) -> Vec<(String, Value)> {
     t["Resources"]
         .as_mapping()
@@ -22,7 +22,7 @@ fn resources(t: &Value, ty: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// The logical id a `!Ref X` / `!GetAtt X.Attr` points at.
+/// The logical id a raw `!Ref X` / `!GetAtt X.Attr` points at.
 fn target(v: &Value) -> Option<String> {
     match v {
         Value::Tagged(t) => t
@@ -31,6 +31,14 @@ fn target(v: &Value) -> Option<String> {
             .map(|s| s.split('.').next().unwrap_or(s).to_owned()),
         _ => None,
     }
+}
+
+fn queues() -> BTreeSet<String> {
+    stack()
+        .queues
+        .iter()
+        .map(|q| q.logical_id.clone())
+        .collect()
 }
 
 fn workspace_binaries() -> BTreeSet<String> {
@@ -50,126 +58,106 @@ fn workspace_binaries() -> BTreeSet<String> {
 
 #[test]
 fn every_function_is_a_workspace_binary_built_with_cargo_lambda() {
-    let t = template();
-    let functions = resources(&t, "AWS::Serverless::Function");
-    let built: BTreeSet<String> = functions
-        .iter()
-        .map(|(id, f)| {
-            assert_eq!(
-                f["Metadata"]["BuildMethod"].as_str(),
-                Some("rust-cargolambda"),
-                "{id}"
-            );
-            f["Metadata"]["BuildProperties"]["Binary"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let t = template_yaml();
+    for (id, f) in resources(&t, "AWS::Serverless::Function") {
+        assert_eq!(
+            f["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{id}"
+        );
+    }
+    let model = stack();
+    assert_eq!(
+        model.functions.len(),
+        resources(&t, "AWS::Serverless::Function").len()
+    );
+    let built: BTreeSet<String> = model.functions.iter().map(|f| f.binary.clone()).collect();
     assert_eq!(built, workspace_binaries());
-    let g = &t["Globals"]["Function"];
-    assert_eq!(g["Runtime"].as_str(), Some("provided.al2023"));
-    assert_eq!(g["Architectures"][0].as_str(), Some("arm64"));
-    assert_eq!(g["MemorySize"].as_u64(), Some(128));
-    assert_eq!(g["LoggingConfig"]["LogFormat"].as_str(), Some("JSON"));
+    for f in &model.functions {
+        let id = &f.logical_id;
+        assert_eq!(f.runtime, "provided.al2023", "{id}");
+        assert_eq!(f.architecture, Architecture::Arm64, "{id}");
+        let logging = f.logging.as_ref().expect("LoggingConfig");
+        assert_eq!(logging.log_format.as_deref(), Some("JSON"), "{id}");
+    }
+    assert_eq!(t["Globals"]["Function"]["MemorySize"].as_u64(), Some(128));
 }
 
 #[test]
 fn every_rule_target_retries_then_dead_letters_and_every_consumer_has_an_on_failure_queue() {
-    let t = template();
-    let queues: BTreeSet<String> = resources(&t, "AWS::SQS::Queue")
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    let mut rules = 0;
-    for (id, f) in resources(&t, "AWS::Serverless::Function") {
-        let events = f["Properties"]["Events"].as_mapping().unwrap();
-        let consumes = events
-            .values()
-            .any(|e| e["Type"].as_str() == Some("EventBridgeRule"));
-        for (name, e) in events {
-            if e["Type"].as_str() != Some("EventBridgeRule") {
-                continue;
-            }
-            rules += 1;
-            let p = &e["Properties"];
-            assert_eq!(
-                p["RetryPolicy"]["MaximumEventAgeInSeconds"].as_u64(),
-                Some(86400),
-                "{id}.{name:?}"
-            );
-            let dlq = target(&p["DeadLetterConfig"]["Arn"]).expect("rule DLQ");
-            assert!(queues.contains(&dlq), "{id}.{name:?}: {dlq}");
-            assert!(
-                target(&p["EventBusName"]).as_deref() == Some("EventBus"),
-                "{id}: rules are on our bus"
-            );
-        }
-        if consumes {
-            let invoke = &f["Properties"]["EventInvokeConfig"];
-            assert_eq!(invoke["MaximumRetryAttempts"].as_u64(), Some(2), "{id}");
-            let on_failure = target(&invoke["DestinationConfig"]["OnFailure"]["Destination"])
-                .expect("on-failure");
-            assert!(queues.contains(&on_failure), "{id}");
-            let env = &f["Properties"]["Environment"]["Variables"];
-            assert_eq!(
-                target(&env["DEAD_LETTER_QUEUE_URL"]),
-                Some(on_failure),
-                "{id}: permanent errors go to the same queue"
-            );
-        }
+    let model = stack();
+    let queues = queues();
+    let bus = &model
+        .buses
+        .iter()
+        .find(|b| b.logical_id == "EventBus")
+        .expect("EventBus")
+        .name;
+    for r in &model.rules {
+        let at = format!("{}.{}", r.function, r.event);
+        assert_eq!(
+            r.retry_policy.maximum_event_age,
+            Duration::from_secs(86400),
+            "{at}"
+        );
+        let dlq = r.dead_letter_queue.as_ref().expect("rule DLQ");
+        assert!(queues.contains(dlq), "{at}: {dlq}");
+        assert_eq!(&r.bus, bus, "{at}: rules are on our bus");
     }
-    assert!(rules >= 4);
+    assert!(model.rules.len() >= 4);
+    let consumers: BTreeSet<&str> = model.rules.iter().map(|r| r.function.as_str()).collect();
+    for id in consumers {
+        let f = model.function(id).expect("a rule targets a function");
+        assert_eq!(f.async_config.maximum_retry_attempts, 2, "{id}");
+        let on_failure = f
+            .async_config
+            .on_failure_queue
+            .as_ref()
+            .expect("on-failure");
+        assert!(queues.contains(on_failure), "{id}");
+        let url = &model.queue(on_failure).expect("on-failure queue").url;
+        assert_eq!(
+            f.environment.get("DEAD_LETTER_QUEUE_URL"),
+            Some(url),
+            "{id}: permanent errors go to the same queue"
+        );
+    }
 }
 
 #[test]
 fn every_queue_has_an_alarm() {
-    let t = template();
+    // Alarms have no local effect: the model lists them without their properties.
+    let t = template_yaml();
     let alarmed: BTreeSet<String> = resources(&t, "AWS::CloudWatch::Alarm")
         .iter()
         .filter_map(|(_, a)| target(&a["Properties"]["Dimensions"][0]["Value"]))
         .collect();
-    let queues: BTreeSet<String> = resources(&t, "AWS::SQS::Queue")
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(alarmed, queues);
+    assert_eq!(alarmed, queues());
 }
 
 #[test]
 fn stream_mappings_relay_only_outbox_inserts_and_report_item_failures() {
-    let t = template();
+    let model = stack();
     let mut streams = BTreeSet::new();
-    for (_, f) in resources(&t, "AWS::Serverless::Function") {
-        for (_, e) in f["Properties"]["Events"].as_mapping().unwrap() {
-            if e["Type"].as_str() != Some("DynamoDB") {
-                continue;
-            }
-            let p = &e["Properties"];
-            streams.insert(target(&p["Stream"]).unwrap());
-            assert_eq!(
-                p["FunctionResponseTypes"][0].as_str(),
-                Some("ReportBatchItemFailures")
-            );
-            assert_eq!(p["BisectBatchOnFunctionError"].as_bool(), Some(true));
-            assert!(target(&p["DestinationConfig"]["OnFailure"]["Destination"]).is_some());
-            let pattern: serde_json::Value = serde_json::from_str(
-                p["FilterCriteria"]["Filters"][0]["Pattern"]
-                    .as_str()
-                    .unwrap(),
-            )
-            .unwrap();
-            assert_eq!(
-                pattern,
-                serde_json::json!({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": [eventmart_shared::outbox::KIND]}}}})
-            );
-        }
+    for m in &model.stream_mappings {
+        let at = format!("{}.{}", m.function, m.event);
+        streams.insert(m.table.clone());
+        assert!(m.report_batch_item_failures, "{at}");
+        assert!(m.bisect_batch_on_function_error, "{at}");
+        assert!(m.on_failure_queue.is_some(), "{at}");
+        let pattern: serde_json::Value = serde_json::from_str(&m.filters[0].pattern).unwrap();
+        assert_eq!(
+            pattern,
+            serde_json::json!({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": [eventmart_shared::outbox::KIND]}}}}),
+            "{at}"
+        );
     }
     // Every table with a stream is relayed, and only those.
-    let with_stream: BTreeSet<String> = resources(&t, "AWS::DynamoDB::Table")
-        .into_iter()
-        .filter(|(_, r)| !r["Properties"]["StreamSpecification"].is_null())
-        .map(|(id, _)| id)
+    let with_stream: BTreeSet<String> = model
+        .tables
+        .iter()
+        .filter(|t| t.stream_view_type.is_some())
+        .map(|t| t.logical_id.clone())
         .collect();
     assert_eq!(streams, with_stream);
 }

@@ -3,8 +3,7 @@
 //! environment every function needs (a `KEY=VALUE` file for `cargo lambda watch
 //! --env-file`). Used by `make watch`.
 
-use eventmart_tests::{create_tables_named, dynamodb, endpoint, repo_root, sdk_config};
-use serde_yaml::Value;
+use eventmart_tests::{create_tables_named, dynamodb, endpoint, sdk_config, stack};
 use std::collections::BTreeMap;
 
 /// Local dead letters of every function: one queue is enough on a laptop.
@@ -13,8 +12,7 @@ const DEV_BUS: &str = "eventmart-dev";
 
 #[tokio::main]
 async fn main() {
-    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
-    let template: Value = serde_yaml::from_str(&text).expect("template.yaml is YAML");
+    let template = stack();
     let (dynamodb, _) = dynamodb().await;
     let tables = create_tables_named(&dynamodb, |id| id.to_owned()).await;
     let config = sdk_config().await;
@@ -27,9 +25,10 @@ async fn main() {
         .expect("queue")
         .queue_url
         .unwrap_or_default();
-    let sender = template["Parameters"]["SenderEmail"]["Default"]
-        .as_str()
-        .unwrap_or("no-reply@example.com");
+    let sender = template
+        .parameters
+        .get("SenderEmail")
+        .map_or("no-reply@example.com", String::as_str);
     aws_sdk_sesv2::Client::new(&config)
         .create_email_identity()
         .email_identity(sender)
@@ -43,22 +42,29 @@ async fn main() {
         .await
         .ok();
 
+    // The model holds resolved values: each is mapped back to what it names, and given
+    // that resource's local value.
     let mut env = BTreeMap::new();
-    for (_, resource) in template["Resources"].as_mapping().expect("Resources") {
-        let vars = &resource["Properties"]["Environment"]["Variables"];
-        for (k, v) in vars.as_mapping().into_iter().flatten() {
-            let target = match v {
-                Value::Tagged(t) => t.value.as_str().unwrap_or_default().to_owned(),
-                _ => continue,
+    for function in &template.functions {
+        for (k, v) in &function.environment {
+            let value = if template.buses.iter().any(|b| &b.name == v) {
+                DEV_BUS.to_owned()
+            } else if v == sender {
+                sender.to_owned()
+            } else if let Some(t) = template.tables.iter().find(|t| &t.name == v) {
+                tables[&t.logical_id].clone()
+            } else if let Some(q) = template.queues.iter().find(|q| &q.url == v) {
+                assert!(
+                    q.logical_id.ends_with("DLQ"),
+                    "no local value for !Ref {}",
+                    q.logical_id
+                );
+                dlq.clone()
+            } else {
+                // A literal (Globals' RUST_LOG), set below anyway.
+                continue;
             };
-            let value = match target.as_str() {
-                "EventBus" => DEV_BUS.to_owned(),
-                "SenderEmail" => sender.to_owned(),
-                t if tables.contains_key(t) => tables[t].clone(),
-                t if t.ends_with("DLQ") => dlq.clone(),
-                other => panic!("no local value for !Ref {other}"),
-            };
-            env.insert(k.as_str().unwrap_or_default().to_owned(), value);
+            env.insert(k.clone(), value);
         }
     }
     for k in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
