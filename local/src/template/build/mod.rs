@@ -82,19 +82,62 @@ pub(super) fn build(
     let top = Loc::new("", "");
     let root: Y =
         serde_yaml::from_str(yaml).map_err(|e| top.err(format!("not valid YAML: {e}")))?;
+    check_sections(&root, &top)?;
+    check_transform(root.get("Transform"))?;
+
+    let parameters = parameters(root.get("Parameters"), overrides)?;
+    let conditions = conditions(root.get("Conditions"))?;
+    let mappings = match root.get("Mappings") {
+        None => None,
+        Some(m) => Some(
+            m.as_mapping()
+                .ok_or_else(|| Loc::new("Mappings", "").err("must be a map"))?,
+        ),
+    };
+    let mut ctx = Ctx::new(naming, parameters.clone(), conditions, mappings);
+    let order = register_resources(&root, &mut ctx)?;
+
+    let globals = Globals::parse(root.get("Globals"))?;
+    let mut stack = Stack {
+        description: root
+            .get("Description")
+            .and_then(Y::as_str)
+            .map(|s| s.trim().to_owned()),
+        parameters,
+        functions: Vec::new(),
+        http_apis: Vec::new(),
+        routes: Vec::new(),
+        rules: Vec::new(),
+        stream_mappings: Vec::new(),
+        tables: Vec::new(),
+        queues: Vec::new(),
+        buses: Vec::new(),
+        archives: Vec::new(),
+        ignored: Vec::new(),
+        outputs: BTreeMap::new(),
+    };
+    build_resources(&ctx, &order, &globals, &mut stack)?;
+    stack.outputs = outputs(&ctx, root.get("Outputs"))?;
+    Ok(stack)
+}
+
+/// The template is a map of known sections.
+fn check_sections(root: &Y, top: &Loc) -> Result<(), TemplateError> {
     let root_map = root
         .as_mapping()
         .ok_or_else(|| top.err("a template is a YAML map of sections"))?;
     for k in root_map.keys() {
-        let k = key_string(k, &top)?;
+        let k = key_string(k, top)?;
         if !SECTIONS.contains(&k.as_str()) {
             return Err(Loc::new(&k, "").err(format!("section {NOT_SUPPORTED}")));
         }
     }
-    check_transform(root.get("Transform"))?;
+    Ok(())
+}
 
-    let parameters = parameters(root.get("Parameters"), overrides)?;
-    let conditions = match root.get("Conditions") {
+/// The `Conditions` section by name, unevaluated.
+fn conditions(section: Option<&Y>) -> Result<BTreeMap<String, &Y>, TemplateError> {
+    Ok(match section {
         None => BTreeMap::new(),
         Some(c) => {
             let loc = Loc::new("Conditions", "");
@@ -105,16 +148,15 @@ pub(super) fn build(
             }
             out
         }
-    };
-    let mappings = match root.get("Mappings") {
-        None => None,
-        Some(m) => Some(
-            m.as_mapping()
-                .ok_or_else(|| Loc::new("Mappings", "").err("must be a map"))?,
-        ),
-    };
-    let mut ctx = Ctx::new(naming, parameters.clone(), conditions, mappings);
+    })
+}
 
+/// Checks each resource's shape, evaluates its condition and registers it in `ctx` (so
+/// references resolve); returns the active ones in template order.
+fn register_resources<'y>(
+    root: &'y Y,
+    ctx: &mut Ctx<'y>,
+) -> Result<Vec<(String, &'y Y)>, TemplateError> {
     let resources = root
         .get("Resources")
         .and_then(Y::as_mapping)
@@ -160,31 +202,20 @@ pub(super) fn build(
             order.push((id, r));
         }
     }
+    Ok(order)
+}
 
-    let globals = Globals::parse(root.get("Globals"))?;
-    let mut stack = Stack {
-        description: root
-            .get("Description")
-            .and_then(Y::as_str)
-            .map(|s| s.trim().to_owned()),
-        parameters,
-        functions: Vec::new(),
-        http_apis: Vec::new(),
-        routes: Vec::new(),
-        rules: Vec::new(),
-        stream_mappings: Vec::new(),
-        tables: Vec::new(),
-        queues: Vec::new(),
-        buses: Vec::new(),
-        archives: Vec::new(),
-        ignored: Vec::new(),
-        outputs: BTreeMap::new(),
-    };
-
+/// Builds the active resources into `stack`.
+fn build_resources(
+    ctx: &Ctx<'_>,
+    order: &[(String, &Y)],
+    globals: &Globals<'_>,
+    stack: &mut Stack,
+) -> Result<(), TemplateError> {
     // Functions last: their events refer to tables, queues, buses and APIs by value.
-    for (id, r) in &order {
+    for (id, r) in order {
         let rtype = r.get("Type").and_then(Y::as_str).unwrap_or_default();
-        let b = Builder { ctx: &ctx, id };
+        let b = Builder { ctx, id };
         match rtype {
             "AWS::Serverless::Function" => {}
             "AWS::DynamoDB::Table" => stack.tables.push(b.table(r)?),
@@ -209,19 +240,18 @@ pub(super) fn build(
             }
         }
     }
-    for (id, r) in &order {
-        let b = Builder { ctx: &ctx, id };
+    for (id, r) in order {
+        let b = Builder { ctx, id };
         match r.get("Type").and_then(Y::as_str) {
             Some("AWS::Events::Archive") => {
-                let a = b.archive(r, &stack)?;
+                let a = b.archive(r, stack)?;
                 stack.archives.push(a);
             }
-            Some("AWS::Serverless::Function") => b.function(r, globals.function, &mut stack)?,
+            Some("AWS::Serverless::Function") => b.function(r, globals.function, stack)?,
             _ => {}
         }
     }
-    stack.outputs = outputs(&ctx, root.get("Outputs"))?;
-    Ok(stack)
+    Ok(())
 }
 
 fn check_transform(t: Option<&Y>) -> Result<(), TemplateError> {
@@ -249,19 +279,6 @@ fn parameters(
     section: Option<&Y>,
     overrides: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, TemplateError> {
-    const KEYS: &[&str] = &[
-        "Type",
-        "Default",
-        "AllowedPattern",
-        "AllowedValues",
-        "ConstraintDescription",
-        "Description",
-        "MinLength",
-        "MaxLength",
-        "MinValue",
-        "MaxValue",
-        "NoEcho",
-    ];
     let empty = Mapping::new();
     let section = match section {
         None => &empty,
@@ -274,89 +291,7 @@ fn parameters(
         let name = key_string(k, &Loc::new("Parameters", ""))?;
         let loc = Loc::new("Parameters", &name);
         let def = def.as_mapping().ok_or_else(|| loc.err("must be a map"))?;
-        check_keys(def, KEYS, &loc)?;
-        let literal = |key: &str| -> Result<Option<String>, TemplateError> {
-            match def.get(key) {
-                None => Ok(None),
-                Some(Y::String(s)) => Ok(Some(s.clone())),
-                Some(Y::Number(n)) => Ok(Some(n.to_string())),
-                Some(Y::Bool(b)) => Ok(Some(b.to_string())),
-                Some(_) => Err(loc.key(key).err("must be a literal value")),
-            }
-        };
-        let ptype = literal("Type")?.ok_or_else(|| loc.key("Type").err("missing"))?;
-        if ptype != "String" && ptype != "Number" {
-            return Err(loc
-                .key("Type")
-                .err(format!("parameter type {ptype} is {NOT_SUPPORTED}")));
-        }
-        let (value, source) = match overrides.get(&name) {
-            Some(v) => (v.clone(), "override"),
-            None => (
-                literal("Default")?.ok_or_else(|| {
-                    loc.err("has no Default: give it a value with a parameter override")
-                })?,
-                "default",
-            ),
-        };
-        let constraint = literal("ConstraintDescription")?
-            .map(|c| format!(" ({c})"))
-            .unwrap_or_default();
-        if let Some(pattern) = literal("AllowedPattern")? {
-            // CloudFormation matches the whole value (Java regex semantics, which the
-            // regex crate shares for the patterns templates use).
-            let re = regex::Regex::new(&format!("^(?:{pattern})$"))
-                .map_err(|e| loc.key("AllowedPattern").err(format!("bad pattern: {e}")))?;
-            if !re.is_match(&value) {
-                return Err(loc.err(format!(
-                    "{source} value {value:?} does not match AllowedPattern {pattern}{constraint}"
-                )));
-            }
-        }
-        if let Some(allowed) = def.get("AllowedValues") {
-            let list = allowed
-                .as_sequence()
-                .ok_or_else(|| loc.key("AllowedValues").err("must be a list"))?;
-            let ok = list.iter().any(|a| match a {
-                Y::String(s) => *s == value,
-                Y::Number(n) => n.to_string() == value,
-                Y::Bool(b) => b.to_string() == value,
-                _ => false,
-            });
-            if !ok {
-                return Err(loc.err(format!(
-                    "{source} value {value:?} is not one of AllowedValues{constraint}"
-                )));
-            }
-        }
-        let bound = |key: &str| -> Result<Option<f64>, TemplateError> {
-            literal(key)?
-                .map(|s| {
-                    s.parse::<f64>()
-                        .map_err(|_| loc.key(key).err("must be a number"))
-                })
-                .transpose()
-        };
-        let len = value.chars().count() as f64;
-        if bound("MinLength")?.is_some_and(|m| len < m)
-            || bound("MaxLength")?.is_some_and(|m| len > m)
-        {
-            return Err(loc.err(format!(
-                "{source} value {value:?} violates MinLength/MaxLength{constraint}"
-            )));
-        }
-        if ptype == "Number" {
-            let n: f64 = value
-                .parse()
-                .map_err(|_| loc.err(format!("{source} value {value:?} is not a number")))?;
-            if bound("MinValue")?.is_some_and(|m| n < m)
-                || bound("MaxValue")?.is_some_and(|m| n > m)
-            {
-                return Err(loc.err(format!(
-                    "{source} value {value:?} violates MinValue/MaxValue{constraint}"
-                )));
-            }
-        }
+        let value = Parameter { def, loc }.value(overrides.get(&name))?;
         out.insert(name, value);
     }
     for name in overrides.keys() {
@@ -366,6 +301,181 @@ fn parameters(
         }
     }
     Ok(out)
+}
+
+/// One parameter's definition.
+struct Parameter<'y> {
+    def: &'y Mapping,
+    loc: Loc,
+}
+
+impl Parameter<'_> {
+    const KEYS: &'static [&'static str] = &[
+        "Type",
+        "Default",
+        "AllowedPattern",
+        "AllowedValues",
+        "ConstraintDescription",
+        "Description",
+        "MinLength",
+        "MaxLength",
+        "MinValue",
+        "MaxValue",
+        "NoEcho",
+    ];
+
+    /// Its value (the override, else the default), checked against its constraints.
+    fn value(&self, overridden: Option<&String>) -> Result<String, TemplateError> {
+        let loc = &self.loc;
+        check_keys(self.def, Self::KEYS, loc)?;
+        let ptype = self
+            .literal("Type")?
+            .ok_or_else(|| loc.key("Type").err("missing"))?;
+        if ptype != "String" && ptype != "Number" {
+            return Err(loc
+                .key("Type")
+                .err(format!("parameter type {ptype} is {NOT_SUPPORTED}")));
+        }
+        let (value, source) = match overridden {
+            Some(v) => (v.clone(), "override"),
+            None => (
+                self.literal("Default")?.ok_or_else(|| {
+                    loc.err("has no Default: give it a value with a parameter override")
+                })?,
+                "default",
+            ),
+        };
+        let checked = Checked {
+            value: &value,
+            source,
+            constraint: self
+                .literal("ConstraintDescription")?
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default(),
+        };
+        self.check_pattern(&checked)?;
+        self.check_allowed_values(&checked)?;
+        self.check_length(&checked)?;
+        if ptype == "Number" {
+            self.check_number(&checked)?;
+        }
+        Ok(value)
+    }
+
+    /// A scalar key's text.
+    fn literal(&self, key: &str) -> Result<Option<String>, TemplateError> {
+        match self.def.get(key) {
+            None => Ok(None),
+            Some(Y::String(s)) => Ok(Some(s.clone())),
+            Some(Y::Number(n)) => Ok(Some(n.to_string())),
+            Some(Y::Bool(b)) => Ok(Some(b.to_string())),
+            Some(_) => Err(self.loc.key(key).err("must be a literal value")),
+        }
+    }
+
+    /// A numeric bound (`MinLength`, `MaxValue`, ...).
+    fn bound(&self, key: &str) -> Result<Option<f64>, TemplateError> {
+        self.literal(key)?
+            .map(|s| {
+                s.parse::<f64>()
+                    .map_err(|_| self.loc.key(key).err("must be a number"))
+            })
+            .transpose()
+    }
+
+    fn check_pattern(&self, c: &Checked<'_>) -> Result<(), TemplateError> {
+        let Checked {
+            value,
+            source,
+            constraint,
+        } = c;
+        if let Some(pattern) = self.literal("AllowedPattern")? {
+            // CloudFormation matches the whole value (Java regex semantics, which the
+            // regex crate shares for the patterns templates use).
+            let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+                self.loc
+                    .key("AllowedPattern")
+                    .err(format!("bad pattern: {e}"))
+            })?;
+            if !re.is_match(value) {
+                return Err(self.loc.err(format!(
+                    "{source} value {value:?} does not match AllowedPattern {pattern}{constraint}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_allowed_values(&self, c: &Checked<'_>) -> Result<(), TemplateError> {
+        let Checked {
+            value,
+            source,
+            constraint,
+        } = c;
+        if let Some(allowed) = self.def.get("AllowedValues") {
+            let list = allowed
+                .as_sequence()
+                .ok_or_else(|| self.loc.key("AllowedValues").err("must be a list"))?;
+            let ok = list.iter().any(|a| match a {
+                Y::String(s) => s == value,
+                Y::Number(n) => n.to_string() == *value,
+                Y::Bool(b) => b.to_string() == *value,
+                _ => false,
+            });
+            if !ok {
+                return Err(self.loc.err(format!(
+                    "{source} value {value:?} is not one of AllowedValues{constraint}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_length(&self, c: &Checked<'_>) -> Result<(), TemplateError> {
+        let Checked {
+            value,
+            source,
+            constraint,
+        } = c;
+        let len = value.chars().count() as f64;
+        if self.bound("MinLength")?.is_some_and(|m| len < m)
+            || self.bound("MaxLength")?.is_some_and(|m| len > m)
+        {
+            return Err(self.loc.err(format!(
+                "{source} value {value:?} violates MinLength/MaxLength{constraint}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_number(&self, c: &Checked<'_>) -> Result<(), TemplateError> {
+        let Checked {
+            value,
+            source,
+            constraint,
+        } = c;
+        let n: f64 = value.parse().map_err(|_| {
+            self.loc
+                .err(format!("{source} value {value:?} is not a number"))
+        })?;
+        if self.bound("MinValue")?.is_some_and(|m| n < m)
+            || self.bound("MaxValue")?.is_some_and(|m| n > m)
+        {
+            return Err(self.loc.err(format!(
+                "{source} value {value:?} violates MinValue/MaxValue{constraint}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A parameter value being checked, and how its errors name it.
+struct Checked<'v> {
+    value: &'v str,
+    /// "override" or "default".
+    source: &'static str,
+    /// " (ConstraintDescription)", or empty.
+    constraint: String,
 }
 
 struct Globals<'a> {
