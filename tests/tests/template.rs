@@ -161,3 +161,20 @@ fn stream_mappings_relay_only_outbox_inserts_and_report_item_failures() {
         .collect();
     assert_eq!(streams, with_stream);
 }
+
+#[test]
+fn every_outbox_table_expires_outbox_items() {
+    // outbox::put sets `expiresAt`: a table with a stream (an outbox) must expire on it.
+    for t in stack()
+        .tables
+        .iter()
+        .filter(|t| t.stream_view_type.is_some())
+    {
+        assert_eq!(
+            t.ttl_attribute.as_deref(),
+            Some(eventmart_shared::outbox::attr::EXPIRES_AT),
+            "{}",
+            t.logical_id
+        );
+    }
+}
