@@ -79,6 +79,9 @@ fn text(event: &Value, key: &str) -> String {
         .to_owned()
 }
 
+/// How each step of one delivery is recorded: (stage, attempt, outcome) -> record.
+type Recorder<'a> = dyn Fn(Stage, u32, Outcome) -> DeliveryRecord + Sync + 'a;
+
 async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
     let chaos = &inner.options.chaos;
     // Reordering: each delivery is held for a random time within the window, so deliveries
@@ -103,15 +106,26 @@ async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
             .and_then(Value::as_str)
             .map(str::to_owned),
     };
+    if let Some((first, invoked_at)) = hand_to_lambda(inner, rule, event, &record).await {
+        invoke_async(inner, rule, event, first, invoked_at, &record).await;
+    }
+}
 
-    // EventBridge: hand the event to Lambda. Only "the function cannot take it" is a
-    // delivery failure; anything else means Lambda accepted and ran it.
+/// EventBridge: hand the event to Lambda. Only "the function cannot take it" is a
+/// delivery failure; anything else means Lambda accepted and ran it. Returns the first
+/// run's result and when it started, or `None` when the delivery ended here.
+async fn hand_to_lambda(
+    inner: &Inner,
+    rule: &Rule,
+    event: &Value,
+    record: &Recorder<'_>,
+) -> Option<(Result<Value, InvokeError>, Instant)> {
+    let spec = &rule.spec;
     let start = Instant::now();
     let mut attempt = 0u32;
-    let mut invoked_at;
-    let first = loop {
+    loop {
         attempt += 1;
-        invoked_at = Instant::now();
+        let invoked_at = Instant::now();
         match inner
             .invoker
             .invoke(&spec.target.function, event.clone())
@@ -121,8 +135,8 @@ async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
                 let retry = &spec.target.retry;
                 let delay = inner.options.timing.backoff(attempt - 1);
                 if attempt > retry.max_attempts || start.elapsed() + delay > retry.max_event_age {
-                    delivery_failed(inner, rule, event, &e, attempt, &record).await;
-                    return;
+                    delivery_failed(inner, rule, event, &e, attempt, record).await;
+                    return None;
                 }
                 emit(
                     inner,
@@ -130,14 +144,24 @@ async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
                 );
                 AtomicCounters::bump(&inner.counters.retried);
                 if !sleep(inner, delay).await {
-                    return;
+                    return None;
                 }
             }
-            other => break other,
+            other => return Some((other, invoked_at)),
         }
-    };
+    }
+}
 
-    // Lambda async invoke: retries function errors, then the on-failure destination.
+/// Lambda async invoke: retries function errors, then the on-failure destination.
+async fn invoke_async(
+    inner: &Inner,
+    rule: &Rule,
+    event: &Value,
+    first: Result<Value, InvokeError>,
+    mut invoked_at: Instant,
+    record: &Recorder<'_>,
+) {
+    let spec = &rule.spec;
     let cfg = &spec.async_invoke;
     let accepted = Instant::now();
     let mut result = first;
@@ -160,30 +184,7 @@ async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
             None
         };
         if let Some(condition) = condition {
-            let outcome = match &cfg.on_failure_queue_url {
-                Some(queue) => {
-                    let body = destination_record(rule, event, &error, condition, invokes);
-                    match send(inner, queue, body.to_string(), &[]).await {
-                        Ok(()) => {
-                            AtomicCounters::bump(&inner.counters.dead_lettered);
-                            Outcome::DeadLettered {
-                                queue: queue.clone(),
-                                error: format!("{condition}: {error}"),
-                            }
-                        }
-                        Err(send_error) => {
-                            AtomicCounters::bump(&inner.counters.dead_letter_errors);
-                            Outcome::Dropped(format!(
-                                "{condition}: {error}; on-failure send failed: {send_error}"
-                            ))
-                        }
-                    }
-                }
-                None => {
-                    AtomicCounters::bump(&inner.counters.dropped);
-                    Outcome::Dropped(format!("{condition}: {error}"))
-                }
-            };
+            let outcome = invocation_failed(inner, rule, event, &error, condition, invokes).await;
             emit(inner, record(Stage::Invoke, invokes, outcome));
             return;
         }
@@ -210,6 +211,41 @@ async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
             .invoker
             .invoke(&spec.target.function, event.clone())
             .await;
+    }
+}
+
+/// Lambda gave up (`condition`): the event goes to the on-failure destination, if any.
+async fn invocation_failed(
+    inner: &Inner,
+    rule: &Rule,
+    event: &Value,
+    error: &InvokeError,
+    condition: &str,
+    invokes: u32,
+) -> Outcome {
+    match &rule.spec.async_invoke.on_failure_queue_url {
+        Some(queue) => {
+            let body = destination_record(rule, event, error, condition, invokes);
+            match send(inner, queue, body.to_string(), &[]).await {
+                Ok(()) => {
+                    AtomicCounters::bump(&inner.counters.dead_lettered);
+                    Outcome::DeadLettered {
+                        queue: queue.clone(),
+                        error: format!("{condition}: {error}"),
+                    }
+                }
+                Err(send_error) => {
+                    AtomicCounters::bump(&inner.counters.dead_letter_errors);
+                    Outcome::Dropped(format!(
+                        "{condition}: {error}; on-failure send failed: {send_error}"
+                    ))
+                }
+            }
+        }
+        None => {
+            AtomicCounters::bump(&inner.counters.dropped);
+            Outcome::Dropped(format!("{condition}: {error}"))
+        }
     }
 }
 
