@@ -4,7 +4,7 @@
 //!
 //! Every function of the workspace, a bare `lambda_runtime` "hello" binary and a Python
 //! consumer (boto3 clients for DynamoDB and EventBridge) are started the same way, by the
-//! local stack's Lambda Runtime API (`eventmart_local::runtime`), in the same run:
+//! local stack's Lambda Runtime API (`eventmart_local::lambda`), in the same run:
 //! - cold start: N times each, a fresh [`Runtime`] per start, interleaved round by round
 //!   so that drift of the machine hits every subject alike; the figure is the report's
 //!   init duration (spawn until the process first polls for an invocation);
