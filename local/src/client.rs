@@ -1,5 +1,6 @@
-//! A minimal HTTP/1.1 client for the stack's own loopback endpoints (the demo and the
-//! tests call the HTTP API and moto with it; nothing here leaves the machine).
+//! A minimal HTTP/1.1 client for the stack's own loopback endpoints (the demo, the proxy
+//! and the tests call the HTTP API and moto with it; nothing here leaves the machine):
+//! one request per connection, `Connection: close`, plain and chunked bodies.
 
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,6 +19,15 @@ impl HttpResponse {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header of that (case-insensitive) name, in order.
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn json(&self) -> Result<serde_json::Value, serde_json::Error> {

@@ -8,8 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[path = "fixtures/http.rs"]
-mod http;
+use eventmart_local::client::{self, HttpResponse};
 
 /// Answers every invocation with `answer`, keeping (function, event).
 struct Recorder {
@@ -46,7 +45,7 @@ async fn gateway(answer: Result<Value, InvokeError>) -> (Gateway, Arc<Recorder>)
 #[tokio::test]
 async fn a_request_becomes_a_payload_2_0_event_for_its_routes_function() {
     let (gateway, recorder) = gateway(Ok(json!({"statusCode": 200, "body": "ok"}))).await;
-    let response = http::request(
+    let response = request(
         gateway.addr(),
         "POST",
         "/orders/o%2D1/cancel?reason=late&x=1&x=2",
@@ -94,7 +93,7 @@ async fn a_request_becomes_a_payload_2_0_event_for_its_routes_function() {
 async fn binary_request_bodies_reach_the_function_base64_encoded() {
     let (gateway, recorder) = gateway(Ok(json!({"statusCode": 204}))).await;
     let body = [0u8, 159, 146, 150];
-    let response = http::request(
+    let response = request(
         gateway.addr(),
         "POST",
         "/orders/o-1/cancel",
@@ -120,7 +119,7 @@ async fn the_functions_response_becomes_the_http_response() {
         "isBase64Encoded": true
     })))
     .await;
-    let response = http::request(gateway.addr(), "GET", "/dashboard", &[], b"").await;
+    let response = request(gateway.addr(), "GET", "/dashboard", &[], b"").await;
     assert_eq!(response.status, 201);
     assert_eq!(
         response.header("content-type"),
@@ -135,10 +134,10 @@ async fn the_functions_response_becomes_the_http_response() {
 #[tokio::test]
 async fn a_bare_json_answer_is_a_200_json_response() {
     let (gateway, _) = gateway(Ok(json!({"orderId": "o-1"}))).await;
-    let response = http::request(gateway.addr(), "GET", "/orders/o-1", &[], b"").await;
+    let response = request(gateway.addr(), "GET", "/orders/o-1", &[], b"").await;
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), Some("application/json"));
-    assert_eq!(response.json(), json!({"orderId": "o-1"}));
+    assert_eq!(response.json().unwrap(), json!({"orderId": "o-1"}));
     gateway.shutdown().await;
 }
 
@@ -150,18 +149,21 @@ async fn no_route_is_404_and_a_failure_is_500_as_api_gateway_says_them() {
         ("DELETE", "/orders/o-1"),
         ("GET", "/orders"),
     ] {
-        let response = http::request(gateway.addr(), method, path, &[], b"").await;
+        let response = request(gateway.addr(), method, path, &[], b"").await;
         assert_eq!(response.status, 404, "{method} {path}");
-        assert_eq!(response.json(), json!({"message": "Not Found"}));
+        assert_eq!(response.json().unwrap(), json!({"message": "Not Found"}));
     }
     assert!(recorder.seen.lock().unwrap().is_empty());
-    let response = http::request(gateway.addr(), "GET", "/orders/o-1", &[], b"").await;
+    let response = request(gateway.addr(), "GET", "/orders/o-1", &[], b"").await;
     assert_eq!(response.status, 500);
-    assert_eq!(response.json(), json!({"message": "Internal Server Error"}));
+    assert_eq!(
+        response.json().unwrap(),
+        json!({"message": "Internal Server Error"})
+    );
     gateway.shutdown().await;
 
     let (gateway, _) = gateway_with_answer(json!({"statusCode": "teapot"})).await;
-    let response = http::request(gateway.addr(), "GET", "/orders/o-1", &[], b"").await;
+    let response = request(gateway.addr(), "GET", "/orders/o-1", &[], b"").await;
     assert_eq!(
         response.status, 500,
         "a malformed response is API Gateway's 500"
@@ -240,15 +242,28 @@ async fn a_route_past_its_timeout_answers_503_as_api_gateway_does() {
     let gateway = Gateway::start(routes, Arc::new(Slow(ms(400))))
         .await
         .unwrap();
-    let response = http::request(gateway.addr(), "GET", "/slow", &[], b"").await;
+    let response = request(gateway.addr(), "GET", "/slow", &[], b"").await;
     assert_eq!(response.status, 503);
     let body: Value = serde_json::from_slice(&response.body).unwrap();
     assert_eq!(body, json!({"message": "Service Unavailable"}));
-    let response = http::request(gateway.addr(), "GET", "/patient", &[], b"").await;
+    let response = request(gateway.addr(), "GET", "/patient", &[], b"").await;
     assert_eq!(
         (response.status, response.body.as_slice()),
         (200, &b"late"[..]),
         "the default timeout is API Gateway's 30 s"
     );
     gateway.shutdown().await;
+}
+
+/// One request to the gateway through the crate's HTTP client.
+async fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    client::request(method, &format!("http://{addr}{path}"), headers, Some(body))
+        .await
+        .expect("request")
 }

@@ -12,8 +12,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[path = "fixtures/http.rs"]
-mod http;
+use eventmart_local::client::{self, HttpResponse};
 
 const FN: &str = "AnalyticsFunction";
 
@@ -114,7 +113,7 @@ async fn the_analytics_function_serves_its_routes_through_the_gateway() {
         .await
         .unwrap();
 
-    let summary = http::request(
+    let summary = request(
         gateway.addr(),
         "GET",
         "/analytics/summary?from=2024-03-01&to=2024-03-02",
@@ -129,14 +128,14 @@ async fn the_analytics_function_serves_its_routes_through_the_gateway() {
             .unwrap()
             .starts_with("application/json")
     );
-    let body = summary.json();
+    let body = summary.json().unwrap();
     assert_eq!(body["from"], "2024-03-01");
     assert_eq!(body["to"], "2024-03-02");
     assert_eq!(body["ordersPlaced"], 3);
     assert_eq!(body["ordersCanceled"], 1);
     assert_eq!(body["netRevenue"], json!({"EUR": 1999}));
 
-    let bad = http::request(
+    let bad = request(
         gateway.addr(),
         "GET",
         "/analytics/summary?from=yesterday",
@@ -151,7 +150,7 @@ async fn the_analytics_function_serves_its_routes_through_the_gateway() {
         bad.text()
     );
 
-    let dashboard = http::request(gateway.addr(), "GET", "/dashboard", &[], b"").await;
+    let dashboard = request(gateway.addr(), "GET", "/dashboard", &[], b"").await;
     assert_eq!(dashboard.status, 200);
     assert!(
         dashboard
@@ -161,9 +160,9 @@ async fn the_analytics_function_serves_its_routes_through_the_gateway() {
     );
     assert!(dashboard.text().contains("<html"));
 
-    let missing = http::request(gateway.addr(), "GET", "/analytics/weekly", &[], b"").await;
+    let missing = request(gateway.addr(), "GET", "/analytics/weekly", &[], b"").await;
     assert_eq!(missing.status, 404);
-    assert_eq!(missing.json(), json!({"message": "Not Found"}));
+    assert_eq!(missing.json().unwrap(), json!({"message": "Not Found"}));
 
     let reports = runtime.reports();
     assert_eq!(reports.len(), 3, "one invocation per routed request");
@@ -184,4 +183,17 @@ async fn the_analytics_function_serves_its_routes_through_the_gateway() {
     gateway.shutdown().await;
     runtime.shutdown().await;
     assert_eq!(runtime.instances(FN), 0);
+}
+
+/// One request to the gateway through the crate's HTTP client.
+async fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    client::request(method, &format!("http://{addr}{path}"), headers, Some(body))
+        .await
+        .expect("request")
 }
