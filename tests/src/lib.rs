@@ -146,6 +146,7 @@ pub async fn outbox_events(client: &Client, table: &str) -> Vec<Event> {
     let items = client
         .scan()
         .table_name(table)
+        .consistent_read(true)
         .filter_expression("#kind = :outbox")
         .expression_attribute_names("#kind", outbox::attr::KIND)
         .expression_attribute_values(":outbox", AttributeValue::S(outbox::KIND.to_owned()))
@@ -161,6 +162,11 @@ pub async fn outbox_events(client: &Client, table: &str) -> Vec<Event> {
         .collect();
     events.sort_by_key(|e| e.metadata().event_id.to_string());
     events
+}
+
+/// A sample EventBridge event of `events/eventbridge/` (`OrderPlaced`, ...).
+pub fn sample_event(name: &str) -> serde_json::Value {
+    fixture(&format!("events/eventbridge/{name}.json"))
 }
 
 /// SDK configuration for the local servers.

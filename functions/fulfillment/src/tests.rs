@@ -21,11 +21,7 @@ fn app() -> (TestApp, MemoryLedger) {
 }
 
 fn sample(name: &str) -> Value {
-    let path = format!(
-        "{}/../../events/eventbridge/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    eventmart_tests::sample_event(name)
 }
 
 /// A sample event about `order`, with a fresh event id.

@@ -95,13 +95,9 @@ pub fn ingest(event: &Event) -> Ingest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn sample(name: &str) -> Value {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../events/eventbridge")
-            .join(format!("{name}.json"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        eventmart_tests::sample_event(name)
     }
 
     fn parse(v: &Value) -> Event {

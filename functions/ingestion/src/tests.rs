@@ -5,7 +5,6 @@ use crate::memory::MemoryPlan;
 use dynamodb_idempotency::{Config, Idempotency, InMemoryStore};
 use eventmart_shared::consumer::InMemoryDeadLetters;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 
 type TestApp = App<InMemoryStore, MemoryPlan, InMemoryDeadLetters>;
 
@@ -18,10 +17,7 @@ fn ingestor() -> TestApp {
 }
 
 fn sample(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events/eventbridge")
-        .join(format!("{name}.json"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    eventmart_tests::sample_event(name)
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The memberships function against a real DynamoDB-compatible server (moto).
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use eventmart_shared::events::{Event, EventType, MembershipId};
+use eventmart_shared::events::{Event, MembershipId};
 use eventmart_shared::lambda::Function;
 use eventmart_tests::{
     create_tables, dynamodb, fixture, http_request, http_request_with, response_json,
@@ -62,20 +62,7 @@ impl Env {
     }
 
     async fn outbox(&self) -> Vec<Event> {
-        let mut events: Vec<(String, Event)> = self
-            .items()
-            .await
-            .iter()
-            .filter(|i| i.contains_key("kind"))
-            .map(|i| {
-                let s = |a: &str| i[a].as_s().unwrap().clone();
-                let ty = EventType::lookup(&s("source"), &s("detailType")).unwrap();
-                let detail: Value = serde_json::from_str(&s("detail")).unwrap();
-                (s("eventId"), Event::from_detail(ty, &detail).unwrap())
-            })
-            .collect();
-        events.sort_by(|a, b| a.0.cmp(&b.0));
-        events.into_iter().map(|(_, e)| e).collect()
+        eventmart_tests::outbox_events(&self.client, &self.table).await
     }
 }
 

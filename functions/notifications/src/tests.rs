@@ -10,7 +10,6 @@ use eventmart_shared::consumer::InMemoryDeadLetters;
 use eventmart_shared::events::Email;
 use retryable::Retryable;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 type TestApp = App<MemoryMailer, MemoryLog, InMemoryStore, InMemoryDeadLetters>;
@@ -25,10 +24,7 @@ fn notifier() -> TestApp {
 }
 
 fn sample(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events/eventbridge")
-        .join(format!("{name}.json"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    eventmart_tests::sample_event(name)
 }
 
 fn deadline() -> Option<SystemTime> {

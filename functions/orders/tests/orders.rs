@@ -87,29 +87,7 @@ impl Env {
 
     /// The outbox items, parsed as the relay and every consumer will parse them.
     async fn outbox(&self) -> Vec<Event> {
-        let mut events: Vec<(String, Event)> = self
-            .items()
-            .await
-            .iter()
-            .filter(|i| {
-                i.get("kind")
-                    .and_then(|k| k.as_s().ok())
-                    .map(String::as_str)
-                    == Some("outbox")
-            })
-            .map(|i| {
-                let s = |a: &str| i[a].as_s().unwrap().clone();
-                let ty = EventType::lookup(&s("source"), &s("detailType")).expect("known event");
-                let detail: Value = serde_json::from_str(&s("detail")).unwrap();
-                (
-                    s("eventId"),
-                    Event::from_detail(ty, &detail).expect("valid detail"),
-                )
-            })
-            .collect();
-        // Event ids are UUID v7: sorting by id sorts by creation.
-        events.sort_by(|a, b| a.0.cmp(&b.0));
-        events.into_iter().map(|(_, e)| e).collect()
+        eventmart_tests::outbox_events(&self.client, &self.orders_table).await
     }
 }
 
