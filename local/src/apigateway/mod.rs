@@ -390,29 +390,7 @@ struct EventInput<'a> {
 
 /// The API Gateway HTTP API payload 2.0 event.
 fn build_event(input: &EventInput<'_>) -> Value {
-    let mut headers = Map::new();
-    let mut cookies: Vec<Value> = vec![];
-    for name in input.headers.keys() {
-        let values: Vec<String> = input
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        if name.as_str() == "cookie" {
-            // API Gateway moves cookies out of the headers into their own list.
-            cookies.extend(
-                values
-                    .iter()
-                    .flat_map(|v| v.split(';'))
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(|c| Value::String(c.to_owned())),
-            );
-        } else {
-            headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
-        }
-    }
+    let (headers, cookies) = headers_and_cookies(input.headers);
     let header = |name: &str| headers.get(name).and_then(Value::as_str).unwrap_or("");
     let user_agent = header("user-agent").to_owned();
     let domain = header("host").to_owned();
@@ -424,23 +402,7 @@ fn build_event(input: &EventInput<'_>) -> Value {
         .next()
         .unwrap_or("")
         .to_owned();
-
-    let mut query = Map::new();
-    for pair in input.raw_query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (percent_decode(k, true), percent_decode(v, true));
-        // Repeated parameters are comma-joined, as API Gateway does.
-        match query.get_mut(&k) {
-            Some(Value::String(existing)) => {
-                existing.push(',');
-                existing.push_str(&v);
-            }
-            _ => {
-                query.insert(k, Value::String(v));
-            }
-        }
-    }
-
+    let query = query_parameters(input.raw_query);
     let protocol = match input.version {
         Version::HTTP_10 => "HTTP/1.0",
         Version::HTTP_2 => "HTTP/2.0",
@@ -489,21 +451,74 @@ fn build_event(input: &EventInput<'_>) -> Value {
             .collect();
         obj.insert("pathParameters".into(), Value::Object(params));
     }
-    if !input.body.is_empty() {
-        let text = is_text(input.headers.get("content-type"))
-            .then(|| std::str::from_utf8(input.body).ok())
-            .flatten();
-        match text {
-            Some(text) => {
-                obj.insert("body".into(), Value::String(text.to_owned()));
+    insert_body(obj, input);
+    event
+}
+
+/// The event's headers (repeated ones comma-joined) and, apart, its cookies.
+fn headers_and_cookies(request: &HeaderMap) -> (Map<String, Value>, Vec<Value>) {
+    let mut headers = Map::new();
+    let mut cookies: Vec<Value> = vec![];
+    for name in request.keys() {
+        let values: Vec<String> = request
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        if name.as_str() == "cookie" {
+            // API Gateway moves cookies out of the headers into their own list.
+            cookies.extend(
+                values
+                    .iter()
+                    .flat_map(|v| v.split(';'))
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(|c| Value::String(c.to_owned())),
+            );
+        } else {
+            headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
+        }
+    }
+    (headers, cookies)
+}
+
+/// The decoded query parameters.
+fn query_parameters(raw_query: &str) -> Map<String, Value> {
+    let mut query = Map::new();
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(k, true), percent_decode(v, true));
+        // Repeated parameters are comma-joined, as API Gateway does.
+        match query.get_mut(&k) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&v);
             }
-            None => {
-                obj.insert("body".into(), Value::String(base64_encode(input.body)));
-                obj.insert("isBase64Encoded".into(), Value::Bool(true));
+            _ => {
+                query.insert(k, Value::String(v));
             }
         }
     }
-    event
+    query
+}
+
+/// The body: as text when its content type is text and it is UTF-8, else base64.
+fn insert_body(obj: &mut Map<String, Value>, input: &EventInput<'_>) {
+    if input.body.is_empty() {
+        return;
+    }
+    let text = is_text(input.headers.get("content-type"))
+        .then(|| std::str::from_utf8(input.body).ok())
+        .flatten();
+    match text {
+        Some(text) => {
+            obj.insert("body".into(), Value::String(text.to_owned()));
+        }
+        None => {
+            obj.insert("body".into(), Value::String(base64_encode(input.body)));
+            obj.insert("isBase64Encoded".into(), Value::Bool(true));
+        }
+    }
 }
 
 /// Content types API Gateway passes as text; anything else is base64-encoded.

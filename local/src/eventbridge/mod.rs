@@ -34,6 +34,99 @@ mod archive;
 mod deliver;
 mod log;
 mod request;
+
+/// Every bus of the template, and the default bus (first) when the template has none of
+/// that name; without rules yet.
+fn bus_states(buses: Vec<BusSpec>, options: &BusOptions) -> Vec<BusState> {
+    let mut specs = buses;
+    if !specs.iter().any(|b| b.name == "default") {
+        specs.insert(0, BusSpec::new("default"));
+    }
+    let (region, account) = (&options.region, &options.account_id);
+    specs
+        .into_iter()
+        .map(|spec| BusState {
+            arn: format!("arn:aws:events:{region}:{account}:event-bus/{}", spec.name),
+            spec,
+            rules: Vec::new(),
+            matcher: RuleSet::default(),
+        })
+        .collect()
+}
+
+/// Each rule onto its bus, named uniquely there.
+fn add_rules(
+    states: &mut [BusState],
+    rules: Vec<RuleSpec>,
+    region: &str,
+    account: &str,
+) -> Result<(), BusError> {
+    for r in rules {
+        let Some(state) = states.iter_mut().find(|b| b.spec.name == r.bus) else {
+            return Err(BusError::UnknownBus {
+                rule: r.name,
+                bus: r.bus,
+            });
+        };
+        if state.rules.iter().any(|x| x.spec.name == r.name) {
+            return Err(BusError::DuplicateRule {
+                rule: r.name,
+                bus: r.bus,
+            });
+        }
+        let arn = if r.bus == "default" {
+            format!("arn:aws:events:{region}:{account}:rule/{}", r.name)
+        } else {
+            format!(
+                "arn:aws:events:{region}:{account}:rule/{}/{}",
+                r.bus, r.name
+            )
+        };
+        let target_arn = function_arn(region, account, &r.target.function);
+        state.rules.push(Arc::new(Rule {
+            spec: r,
+            arn,
+            target_arn,
+        }));
+    }
+    Ok(())
+}
+
+/// Archive names are unique across buses (as in an account and region).
+fn check_archive_names(states: &[BusState]) -> Result<(), BusError> {
+    let mut archives = std::collections::BTreeSet::new();
+    for a in states.iter().flat_map(|s| &s.spec.archives) {
+        if !archives.insert(a.name.clone()) {
+            return Err(BusError::DuplicateArchive {
+                archive: a.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The API's listener: bound here to an address, or one already bound.
+async fn bind(listen: Listen) -> Result<(tokio::net::TcpListener, SocketAddr), BusError> {
+    Ok(match listen {
+        Listen::Addr(addr) => (
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| BusError::Bind { addr, source })?,
+            addr,
+        ),
+        Listen::Bound(std) => {
+            let addr = std
+                .local_addr()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+            let listener = std
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(std))
+                .map_err(|source| BusError::Bind { addr, source })?;
+            (listener, addr)
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -413,77 +506,13 @@ impl Bus {
         options: BusOptions,
         addr: impl Into<Listen>,
     ) -> Result<Bus, BusError> {
-        let mut specs = buses;
-        if !specs.iter().any(|b| b.name == "default") {
-            specs.insert(0, BusSpec::new("default"));
-        }
-        let (region, account) = (&options.region, &options.account_id);
-        let mut states: Vec<BusState> = specs
-            .into_iter()
-            .map(|spec| BusState {
-                arn: format!("arn:aws:events:{region}:{account}:event-bus/{}", spec.name),
-                spec,
-                rules: Vec::new(),
-                matcher: RuleSet::default(),
-            })
-            .collect();
-        for r in rules {
-            let Some(state) = states.iter_mut().find(|b| b.spec.name == r.bus) else {
-                return Err(BusError::UnknownBus {
-                    rule: r.name,
-                    bus: r.bus,
-                });
-            };
-            if state.rules.iter().any(|x| x.spec.name == r.name) {
-                return Err(BusError::DuplicateRule {
-                    rule: r.name,
-                    bus: r.bus,
-                });
-            }
-            let arn = if r.bus == "default" {
-                format!("arn:aws:events:{region}:{account}:rule/{}", r.name)
-            } else {
-                format!(
-                    "arn:aws:events:{region}:{account}:rule/{}/{}",
-                    r.bus, r.name
-                )
-            };
-            let target_arn = function_arn(region, account, &r.target.function);
-            state.rules.push(Arc::new(Rule {
-                spec: r,
-                arn,
-                target_arn,
-            }));
-        }
-        let mut archives = std::collections::BTreeSet::new();
-        for a in states.iter().flat_map(|s| &s.spec.archives) {
-            if !archives.insert(a.name.clone()) {
-                return Err(BusError::DuplicateArchive {
-                    archive: a.name.clone(),
-                });
-            }
-        }
+        let mut states = bus_states(buses, &options);
+        add_rules(&mut states, rules, &options.region, &options.account_id)?;
+        check_archive_names(&states)?;
         for state in &mut states {
             state.matcher = RuleSet::new(state.rules.iter().map(|r| r.spec.pattern.clone()));
         }
-        let (listener, addr) = match addr.into() {
-            Listen::Addr(addr) => (
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| BusError::Bind { addr, source })?,
-                addr,
-            ),
-            Listen::Bound(std) => {
-                let addr = std
-                    .local_addr()
-                    .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-                let listener = std
-                    .set_nonblocking(true)
-                    .and_then(|()| tokio::net::TcpListener::from_std(std))
-                    .map_err(|source| BusError::Bind { addr, source })?;
-                (listener, addr)
-            }
-        };
+        let (listener, addr) = bind(addr.into()).await?;
         let local = listener
             .local_addr()
             .map_err(|source| BusError::Bind { addr, source })?;
