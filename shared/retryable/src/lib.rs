@@ -234,7 +234,8 @@ mod tests {
                 true
             }
         }
-        assert!((&Transient).is_retryable());
+        let by_ref: &dyn Retryable = &&Transient;
+        assert!(by_ref.is_retryable());
         let boxed: Box<dyn Retryable> = Box::new(Transient);
         assert!(boxed.is_retryable());
     }
