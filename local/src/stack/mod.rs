@@ -118,15 +118,8 @@ impl LocalStack {
         // The bus's address must be known before the functions start: outbox-relay reads it
         // from its environment. The listener stays bound until the bus takes it, so that
         // nothing else (a parallel test's stack) can take the port in between.
-        let bus_listener =
-            std::net::TcpListener::bind(options.bus_addr).map_err(|e| StackError::Start {
-                part: "bus",
-                message: e.to_string(),
-            })?;
-        let bus_addr = bus_listener.local_addr().map_err(|e| StackError::Start {
-            part: "bus",
-            message: e.to_string(),
-        })?;
+        let bus_listener = std::net::TcpListener::bind(options.bus_addr).map_err(failed("bus"))?;
+        let bus_addr = bus_listener.local_addr().map_err(failed("bus"))?;
         let bus_url = format!("http://{bus_addr}");
         let callers: Vec<String> = model
             .functions
@@ -136,10 +129,7 @@ impl LocalStack {
             .collect();
         let aws = AwsProxy::start(&moto.endpoint(), &callers)
             .await
-            .map_err(|e| StackError::Start {
-                part: "AWS proxy",
-                message: e.to_string(),
-            })?;
+            .map_err(failed("AWS proxy"))?;
         let aws_url = |caller: &str| aws.url(caller).unwrap_or_default().to_owned();
 
         let functions = specs::functions(&model, &binaries, &bus_url, &aws_url);
@@ -154,58 +144,15 @@ impl LocalStack {
                 },
             )
             .await
-            .map_err(|e| StackError::Start {
-                part: "runtime",
-                message: e.to_string(),
-            })?,
+            .map_err(failed("runtime"))?,
         );
         let invoker: Arc<dyn Invoker> = runtime.clone();
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-
-        let bus = Bus::start(
-            specs::buses(&model),
-            specs::rules(&model),
-            invoker.clone(),
-            sqs,
-            BusOptions {
-                chaos: options.chaos.clone(),
-                timing: options.timing.clone(),
-                log: options.log,
-                ..BusOptions::default()
-            },
-            bus_listener,
-        )
-        .await
-        .map_err(|e| StackError::Start {
-            part: "bus",
-            message: e.to_string(),
-        })?;
-
+        let bus = start_bus(&options, &model, &sdk, invoker.clone(), bus_listener).await?;
         let pollers_sdk = sdk_config(&aws_url(STREAM_POLLERS)).await;
-        let streams = StreamPoller::start(
-            specs::stream_mappings(&model),
-            aws_sdk_dynamodbstreams::Client::new(&pollers_sdk),
-            aws_sdk_dynamodb::Client::new(&pollers_sdk),
-            invoker.clone(),
-            aws_sdk_sqs::Client::new(&pollers_sdk),
-            StreamOptions {
-                log: options.log,
-                poll_interval: Duration::from_millis(100),
-                ..StreamOptions::default()
-            },
-        )
-        .await
-        .map_err(|e| StackError::Start {
-            part: "stream pollers",
-            message: e.to_string(),
-        })?;
-
+        let streams = start_stream_pollers(&options, &model, &pollers_sdk, invoker.clone()).await?;
         let gateway = Gateway::bind(options.http_addr, specs::routes(&model), invoker)
             .await
-            .map_err(|e| StackError::Start {
-                part: "HTTP API",
-                message: e.to_string(),
-            })?;
+            .map_err(failed("HTTP API"))?;
 
         Ok(LocalStack {
             model,
@@ -304,4 +251,61 @@ fn function_log_sink(mode: LogMode) -> Option<crate::lambda::LogSink> {
             )
         })),
     }
+}
+
+/// A part of the stack that could not start, and why.
+fn failed<E: std::fmt::Display>(part: &'static str) -> impl FnOnce(E) -> StackError {
+    move |e| StackError::Start {
+        part,
+        message: e.to_string(),
+    }
+}
+
+/// The bus with the template's buses and rules, on the listener bound for it.
+async fn start_bus(
+    options: &StackOptions,
+    model: &Stack,
+    sdk: &aws_config::SdkConfig,
+    invoker: Arc<dyn Invoker>,
+    listener: std::net::TcpListener,
+) -> Result<Bus, StackError> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    Bus::start(
+        specs::buses(model),
+        specs::rules(model),
+        invoker,
+        sqs,
+        BusOptions {
+            chaos: options.chaos.clone(),
+            timing: options.timing.clone(),
+            log: options.log,
+            ..BusOptions::default()
+        },
+        listener,
+    )
+    .await
+    .map_err(failed("bus"))
+}
+
+/// The stream pollers of the template's stream mappings, calling AWS as one caller.
+async fn start_stream_pollers(
+    options: &StackOptions,
+    model: &Stack,
+    sdk: &aws_config::SdkConfig,
+    invoker: Arc<dyn Invoker>,
+) -> Result<StreamPoller, StackError> {
+    StreamPoller::start(
+        specs::stream_mappings(model),
+        aws_sdk_dynamodbstreams::Client::new(sdk),
+        aws_sdk_dynamodb::Client::new(sdk),
+        invoker,
+        aws_sdk_sqs::Client::new(sdk),
+        StreamOptions {
+            log: options.log,
+            poll_interval: Duration::from_millis(100),
+            ..StreamOptions::default()
+        },
+    )
+    .await
+    .map_err(failed("stream pollers"))
 }
