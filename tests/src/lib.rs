@@ -164,6 +164,38 @@ pub async fn outbox_events(client: &Client, table: &str) -> Vec<Event> {
     events
 }
 
+/// A DynamoDB client whose every request fails before it is built, as the SDK fails a
+/// request it cannot build (a construction failure: no code, no status).
+pub fn unbuildable_dynamodb() -> Client {
+    use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+    use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Intercept, Region};
+    use aws_sdk_dynamodb::error::BoxError;
+
+    #[derive(Debug)]
+    struct Unbuildable;
+
+    impl Intercept for Unbuildable {
+        fn name(&self) -> &'static str {
+            "Unbuildable"
+        }
+
+        fn read_before_execution(
+            &self,
+            _context: &BeforeSerializationInterceptorContextRef<'_>,
+            _cfg: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            Err("the request cannot be built".into())
+        }
+    }
+
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .interceptor(Unbuildable)
+        .build();
+    Client::from_conf(config)
+}
+
 /// A sample EventBridge event of `events/eventbridge/` (`OrderPlaced`, ...).
 pub fn sample_event(name: &str) -> serde_json::Value {
     fixture(&format!("events/eventbridge/{name}.json"))

@@ -149,37 +149,11 @@ fn put_new(table: &str, item: Item) -> TransactWriteItem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-    use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Intercept, Region};
-    use aws_sdk_dynamodb::error::BoxError;
     use retryable::Retryable;
-
-    /// Fails every request before it is built, as the SDK fails one it cannot build.
-    #[derive(Debug)]
-    struct Unbuildable;
-
-    impl Intercept for Unbuildable {
-        fn name(&self) -> &'static str {
-            "Unbuildable"
-        }
-
-        fn read_before_execution(
-            &self,
-            _context: &BeforeSerializationInterceptorContextRef<'_>,
-            _cfg: &mut ConfigBag,
-        ) -> Result<(), BoxError> {
-            Err("the request cannot be built".into())
-        }
-    }
 
     #[tokio::test]
     async fn a_read_that_cannot_be_built_is_permanent() {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .interceptor(Unbuildable)
-            .build();
-        let repo = DynamoMemberships::new(Client::from_conf(config), "memberships");
+        let repo = DynamoMemberships::new(eventmart_tests::unbuildable_dynamodb(), "memberships");
         // The adapter's own list of codes retried both: they had no code.
         let e = repo.get(MembershipId::new()).await.unwrap_err();
         assert!(matches!(e, RepoError::Refused { .. }), "{e:?}");

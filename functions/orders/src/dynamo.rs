@@ -96,37 +96,11 @@ impl OrderRepository for DynamoOrders {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-    use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Intercept, Region};
-    use aws_sdk_dynamodb::error::BoxError;
     use retryable::Retryable;
-
-    /// Fails every request before it is built, as the SDK fails one it cannot build.
-    #[derive(Debug)]
-    struct Unbuildable;
-
-    impl Intercept for Unbuildable {
-        fn name(&self) -> &'static str {
-            "Unbuildable"
-        }
-
-        fn read_before_execution(
-            &self,
-            _context: &BeforeSerializationInterceptorContextRef<'_>,
-            _cfg: &mut ConfigBag,
-        ) -> Result<(), BoxError> {
-            Err("the request cannot be built".into())
-        }
-    }
 
     #[tokio::test]
     async fn a_read_that_cannot_be_built_is_permanent() {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .interceptor(Unbuildable)
-            .build();
-        let repo = DynamoOrders::new(Client::from_conf(config), "orders");
+        let repo = DynamoOrders::new(eventmart_tests::unbuildable_dynamodb(), "orders");
         let e = repo.get(OrderId::new()).await.unwrap_err();
         // The adapter's own list of codes retried it: it had no code.
         assert!(matches!(e, RepoError::Refused { .. }), "{e:?}");
