@@ -3,6 +3,7 @@
 
 use super::resolve::{Ctx, Loc, ResourceInfo, key_string, scalar_string};
 use super::*;
+use obj::Obj;
 use serde_json::Value as J;
 use serde_yaml::{Mapping, Value as Y};
 
@@ -10,6 +11,7 @@ mod buses;
 mod functions;
 mod http_api;
 mod mappings;
+mod obj;
 mod queues;
 mod rules;
 mod tables;
@@ -563,89 +565,6 @@ fn outputs(ctx: &Ctx<'_>, section: Option<&Y>) -> Result<BTreeMap<String, String
         out.insert(name, ctx.string(v, &oloc.key("Value"))?);
     }
     Ok(out)
-}
-
-/// A resolved JSON map with its location, for typed and strict access.
-struct Obj<'j> {
-    map: &'j serde_json::Map<String, J>,
-    loc: Loc,
-}
-
-impl<'j> Obj<'j> {
-    fn of(v: &'j J, loc: Loc) -> Result<Obj<'j>, TemplateError> {
-        match v {
-            J::Object(map) => Ok(Obj { map, loc }),
-            _ => Err(loc.err("must be a map")),
-        }
-    }
-
-    fn check(&self, allowed: &[&str]) -> Result<(), TemplateError> {
-        match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(k) => Err(self.loc.key(k).err(NOT_SUPPORTED)),
-            None => Ok(()),
-        }
-    }
-
-    fn get(&self, k: &str) -> Option<&'j J> {
-        self.map.get(k)
-    }
-
-    fn str(&self, k: &str) -> Result<Option<String>, TemplateError> {
-        self.get(k)
-            .map(|v| scalar_string(v, &self.loc.key(k)))
-            .transpose()
-    }
-
-    fn req_str(&self, k: &str) -> Result<String, TemplateError> {
-        self.str(k)?
-            .ok_or_else(|| self.loc.key(k).err("missing (required)"))
-    }
-
-    fn int(&self, k: &str, lo: i64, hi: i64) -> Result<Option<i64>, TemplateError> {
-        let loc = self.loc.key(k);
-        let Some(v) = self.get(k) else {
-            return Ok(None);
-        };
-        let n = match v {
-            J::Number(n) => n.as_i64(),
-            J::String(s) => s.trim().parse().ok(),
-            _ => None,
-        }
-        .ok_or_else(|| loc.err("must be an integer"))?;
-        if n < lo || n > hi {
-            return Err(loc.err(format!("{n} is out of range {lo}..={hi}")));
-        }
-        Ok(Some(n))
-    }
-
-    fn uint(&self, k: &str, lo: u32, hi: u32) -> Result<Option<u32>, TemplateError> {
-        // In range, so the conversion cannot fail.
-        Ok(self
-            .int(k, lo.into(), hi.into())?
-            .map(|n| u32::try_from(n).unwrap_or(hi)))
-    }
-
-    fn bool(&self, k: &str) -> Result<Option<bool>, TemplateError> {
-        match self.get(k) {
-            None => Ok(None),
-            Some(J::Bool(b)) => Ok(Some(*b)),
-            Some(J::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
-            Some(J::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(_) => Err(self.loc.key(k).err("must be true or false")),
-        }
-    }
-
-    fn obj(&self, k: &str) -> Result<Option<Obj<'j>>, TemplateError> {
-        self.get(k).map(|v| Obj::of(v, self.loc.key(k))).transpose()
-    }
-
-    fn list(&self, k: &str) -> Result<Option<&'j Vec<J>>, TemplateError> {
-        match self.get(k) {
-            None => Ok(None),
-            Some(J::Array(a)) => Ok(Some(a)),
-            Some(_) => Err(self.loc.key(k).err("must be a list")),
-        }
-    }
 }
 
 /// The raw (unresolved) value at a path of map keys.
