@@ -49,6 +49,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let root = std::env::current_dir().map_err(|e| e.to_string())?;
     let mut options = StackOptions::new(root);
     options.chaos.max_copies = 10;
+    options.stack_name = "eventmart-local".into();
     let (mut no_chaos, mut chaos_set) = (false, Vec::new());
     while let Some(flag) = argv.next() {
         let mut value = |name: &str| argv.next().ok_or_else(|| format!("{name} needs a value"));
@@ -73,22 +74,9 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--bus-port" => options
                 .bus_addr
                 .set_port(number("--bus-port", value("--bus-port")?)? as u16),
-            "--duplicates" => {
-                options.chaos.duplicate_fraction = number("--duplicates", value("--duplicates")?)?;
-                chaos_set.push("--duplicates");
-            }
-            "--max-copies" => {
-                options.chaos.max_copies = number("--max-copies", value("--max-copies")?)? as u32;
-                chaos_set.push("--max-copies");
-            }
-            "--reorder-ms" => {
-                options.chaos.reorder_window =
-                    Duration::from_millis(number("--reorder-ms", value("--reorder-ms")?)? as u64);
-                chaos_set.push("--reorder-ms");
-            }
-            "--kill" => {
-                options.chaos.kill_fraction = number("--kill", value("--kill")?)?;
-                chaos_set.push("--kill");
+            "--duplicates" | "--max-copies" | "--reorder-ms" | "--kill" => {
+                let v = number(&flag, value(&flag)?)?;
+                chaos_set.push(set_chaos(&mut options.chaos, &flag, v));
             }
             "--time-scale" => {
                 let f = number("--time-scale", value("--time-scale")?)?;
@@ -112,23 +100,47 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             other => return Err(format!("unknown option '{other}'")),
         }
     }
-    for f in [
-        options.chaos.duplicate_fraction,
-        options.chaos.kill_fraction,
-    ] {
-        if !(0.0..=1.0).contains(&f) {
-            return Err(format!("fractions are between 0 and 1, got {f}"));
-        }
-    }
-    if !(2..=10).contains(&options.chaos.max_copies) {
-        return Err("--max-copies is from 2 to 10 (EventBridge's duplicates are few)".into());
-    }
+    check_chaos(&options.chaos)?;
     Ok(Args {
         command,
         options,
         no_chaos,
         chaos_set,
     })
+}
+
+/// Sets the chaos option a flag names; returns the flag's name.
+fn set_chaos(chaos: &mut Chaos, flag: &str, v: f64) -> &'static str {
+    match flag {
+        "--duplicates" => {
+            chaos.duplicate_fraction = v;
+            "--duplicates"
+        }
+        "--max-copies" => {
+            chaos.max_copies = v as u32;
+            "--max-copies"
+        }
+        "--reorder-ms" => {
+            chaos.reorder_window = Duration::from_millis(v as u64);
+            "--reorder-ms"
+        }
+        _ => {
+            chaos.kill_fraction = v;
+            "--kill"
+        }
+    }
+}
+
+fn check_chaos(chaos: &Chaos) -> Result<(), String> {
+    for f in [chaos.duplicate_fraction, chaos.kill_fraction] {
+        if !(0.0..=1.0).contains(&f) {
+            return Err(format!("fractions are between 0 and 1, got {f}"));
+        }
+    }
+    if !(2..=10).contains(&chaos.max_copies) {
+        return Err("--max-copies is from 2 to 10 (EventBridge's duplicates are few)".into());
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -171,7 +183,7 @@ async fn up(options: StackOptions) -> ExitCode {
     let e = stack.endpoints();
     println!("Eventmart is up.");
     println!("  HTTP API     {}", e.http_api);
-    println!("  dashboard    {}", e.dashboard);
+    println!("  dashboard    {}/dashboard", e.http_api);
     println!(
         "  EventBridge  {}   (aws events put-events --endpoint-url {0} ...)",
         e.eventbridge

@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use eventmart_local::client::{self, HttpResponse};
+mod support;
+use support::request;
 
 /// Answers every invocation with `answer`, keeping (function, event).
 struct Recorder {
@@ -253,17 +254,4 @@ async fn a_route_past_its_timeout_answers_503_as_api_gateway_does() {
         "the default timeout is API Gateway's 30 s"
     );
     gateway.shutdown().await;
-}
-
-/// One request to the gateway through the crate's HTTP client.
-async fn request(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> HttpResponse {
-    client::request(method, &format!("http://{addr}{path}"), headers, Some(body))
-        .await
-        .expect("request")
 }

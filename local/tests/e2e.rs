@@ -8,9 +8,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod support;
+use support::{fixture, root};
 
 fn options(chaos: Chaos) -> StackOptions {
     let mut o = StackOptions::new(root());
@@ -143,10 +142,7 @@ async fn the_aws_cli_puts_events_that_reach_the_right_consumers_and_bad_ones_rea
 
     // An OrderPlaced whose email is not an address: every consumer of OrderPlaced must
     // dead-letter it with the reason, and lose nothing else.
-    let entries: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("events/entries/OrderPlaced.json")).unwrap(),
-    )
-    .unwrap();
+    let entries = fixture("events/entries/OrderPlaced.json");
     let mut bad = entries.clone();
     let mut detail: Value = serde_json::from_str(bad[0]["Detail"].as_str().unwrap()).unwrap();
     detail["data"]["email"] = "not-an-address".into();
@@ -396,7 +392,10 @@ async fn the_dashboard_shows_the_days_numbers_in_headless_chromium() {
         .expect("demo ran");
     assert_passed(&report);
     let today = chrono::Utc::now().date_naive();
-    let url = format!("{}?from={today}&to={today}", stack.endpoints().dashboard);
+    let url = format!(
+        "{}/dashboard?from={today}&to={today}",
+        stack.endpoints().http_api
+    );
     let profile = std::env::temp_dir().join(format!("chromium-{}", std::process::id()));
     let out = std::process::Command::new("chromium")
         .args([

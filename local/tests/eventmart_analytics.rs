@@ -12,7 +12,8 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use eventmart_local::client::{self, HttpResponse};
+mod support;
+use support::request;
 
 const FN: &str = "AnalyticsFunction";
 
@@ -183,17 +184,4 @@ async fn the_analytics_function_serves_its_routes_through_the_gateway() {
     gateway.shutdown().await;
     runtime.shutdown().await;
     assert_eq!(runtime.instances(FN), 0);
-}
-
-/// One request to the gateway through the crate's HTTP client.
-async fn request(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> HttpResponse {
-    client::request(method, &format!("http://{addr}{path}"), headers, Some(body))
-        .await
-        .expect("request")
 }

@@ -128,7 +128,7 @@ fn sub_forms_resolve() {
     );
     assert_eq!(
         env("PSEUDO"),
-        format!("aws:us-east-1:{account}:eventmart-local:amazonaws.com")
+        format!("aws:us-east-1:{account}:local:amazonaws.com")
     );
     assert_eq!(env("VARS"), "dlq-dev+literal+dev");
     assert_eq!(

@@ -567,6 +567,31 @@ fn render(
     events: usize,
 ) -> String {
     let mut s = String::new();
+    render_setup(&mut s, args, rules.len(), events);
+    render_throughput(&mut s, rows, py);
+    render_targets(&mut s, rows, py);
+    s.push_str(
+        "Eventmart matches with `eventmart_local::pattern::RuleSet` (what the bus routes with): \
+         rules indexed by fields that accept only listed strings or prefixes (`source`, \
+         `detail-type`, or a content field), each indexed path looked up once per event for \
+         all rules, the matcher run only on candidates. *Per-rule loop*: `Pattern::matches` \
+         for each rule in turn. *Incl. JSON parse*: from the event's JSON text \
+         (`Event::parse`, numbers kept as written). The Python engines get already-parsed dicts and precompiled patterns \
+         (LocalStack's provider compiles the pattern on every call; moto copies the event \
+         through `json.dumps`/`json.loads` inside `matches_event`, which is its own code).\n\n",
+    );
+    match (py, py_error) {
+        (Some(py), _) => render_agreement(&mut s, py, rules),
+        (None, Some(e)) => {
+            let _ = writeln!(s, "Python engines not run: {e}\n");
+        }
+        (None, None) => {}
+    }
+    s
+}
+
+/// The title and what was measured, on what.
+fn render_setup(s: &mut String, args: &Args, rules: usize, events: usize) {
     let profile = if cfg!(debug_assertions) {
         "debug"
     } else {
@@ -584,10 +609,14 @@ fn render(
          fixtures as variants, a quarter from other producers); N rules = the template's {} \
          real patterns, then generated ones; {:.1} s of thread CPU time per measurement{}. \
          Events/s are per CPU-second of the one measuring thread, for every engine.\n",
-        rules.len().min(5),
+        rules.min(5),
         args.seconds,
         if args.smoke { "" } else { ", median of 3" }
     );
+}
+
+/// Events/s per rule count, each engine and the ratios.
+fn render_throughput(s: &mut String, rows: &[RustRow], py: Option<&PyResult>) {
     let _ = writeln!(
         s,
         "| rules | eventmart events/s | LocalStack events/s | moto events/s | vs LocalStack | vs moto | eventmart per-rule loop | eventmart incl. JSON parse | matches/event |"
@@ -611,6 +640,10 @@ fn render(
         );
     }
     s.push('\n');
+}
+
+/// Whether the targets were met: absolute at 100 rules, and the lowest ratio to a Python engine.
+fn render_targets(s: &mut String, rows: &[RustRow], py: Option<&PyResult>) {
     if let Some(at100) = rows.iter().find(|r| r.rules == 100) {
         let ok = at100.set.events_per_s >= TARGET_EVENTS_PER_S_AT_100;
         let _ = writeln!(
@@ -621,98 +654,84 @@ fn render(
             thousands(at100.set.events_per_s)
         );
     }
-    if py.is_some() {
-        let mut worst: Option<(f64, String)> = None;
-        for r in rows {
-            for engine in ["localstack", "moto"] {
-                if let Some(x) = py_rate(py, engine, r.rules) {
-                    let k = r.set.events_per_s / x;
-                    if worst.as_ref().is_none_or(|(w, _)| k < *w) {
-                        worst = Some((k, format!("{engine} at {} rules", r.rules)));
-                    }
-                }
+    let worst = rows
+        .iter()
+        .flat_map(|r| {
+            ["localstack", "moto"]
+                .into_iter()
+                .filter_map(move |engine| {
+                    let x = py_rate(py, engine, r.rules)?;
+                    Some((
+                        r.set.events_per_s / x,
+                        format!("{engine} at {} rules", r.rules),
+                    ))
+                })
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some((k, at)) = worst {
+        let _ = writeln!(
+            s,
+            "- Target ≥ {TARGET_RATIO:.0}× both Python engines at every rule count: {} (lowest: {k:.0}×, {at}).",
+            if k >= TARGET_RATIO {
+                "met"
+            } else {
+                "**not met**"
             }
-        }
-        if let Some((k, at)) = worst {
+        );
+    }
+    s.push('\n');
+}
+
+/// How often the Python engines decide as eventmart does, and the rules where they do not.
+fn render_agreement(s: &mut String, py: &PyResult, rules: &[Value]) {
+    let _ = writeln!(s, "## Agreement with eventmart (Python {})\n", py.python);
+    let _ = writeln!(
+        s,
+        "| engine | version | decisions compared | agree | disagree | rules disagreeing | patterns rejected | errors |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
+    for (name, v) in &py.engines {
+        let a = &v["agreement"];
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+            v["version"].as_str().unwrap_or("?"),
+            thousands(a["decisions"].as_f64().unwrap_or(f64::NAN)),
+            thousands(a["agree"].as_f64().unwrap_or(f64::NAN)),
+            thousands(a["disagree"].as_f64().unwrap_or(f64::NAN)),
+            a["rules_disagreeing"],
+            v["rejected_rules"].as_array().map_or(0, Vec::len),
+            v["errors"]["count"],
+        );
+    }
+    s.push_str(
+        "\nDecisions: the first events of the list against all the rules. Where they \
+         differ (these rules' patterns; eventmart passes the 950-case conformance \
+         corpus):\n\n",
+    );
+    for (name, v) in &py.engines {
+        let worst = v["agreement"]["worst_rules"].as_array();
+        for w in worst.into_iter().flatten().take(5) {
+            let Some(i) = w["rule"].as_u64().map(|i| i as usize) else {
+                continue;
+            };
+            let pattern = rules.get(i).map(Value::to_string).unwrap_or_default();
             let _ = writeln!(
                 s,
-                "- Target ≥ {TARGET_RATIO:.0}× both Python engines at every rule count: {} (lowest: {k:.0}×, {at}).",
-                if k >= TARGET_RATIO {
-                    "met"
-                } else {
-                    "**not met**"
-                }
+                "- {name}, rule {i} ({} decisions): `{pattern}`",
+                w["disagreements"]
+            );
+        }
+        for r in v["rejected_rules"].as_array().into_iter().flatten().take(3) {
+            let _ = writeln!(
+                s,
+                "- {name} rejects rule {}: {}",
+                r["rule"],
+                r["error"].as_str().unwrap_or("?")
             );
         }
     }
     s.push('\n');
-    s.push_str(
-        "Eventmart matches with `eventmart_local::pattern::RuleSet` (what the bus routes with): \
-         rules indexed by fields that accept only listed strings or prefixes (`source`, \
-         `detail-type`, or a content field), each indexed path looked up once per event for \
-         all rules, the matcher run only on candidates. *Per-rule loop*: `Pattern::matches` \
-         for each rule in turn. *Incl. JSON parse*: from the event's JSON text \
-         (`Event::parse`, numbers kept as written). The Python engines get already-parsed dicts and precompiled patterns \
-         (LocalStack's provider compiles the pattern on every call; moto copies the event \
-         through `json.dumps`/`json.loads` inside `matches_event`, which is its own code).\n\n",
-    );
-    match (py, py_error) {
-        (Some(py), _) => {
-            let _ = writeln!(s, "## Agreement with eventmart (Python {})\n", py.python);
-            let _ = writeln!(
-                s,
-                "| engine | version | decisions compared | agree | disagree | rules disagreeing | patterns rejected | errors |"
-            );
-            let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
-            for (name, v) in &py.engines {
-                let a = &v["agreement"];
-                let _ = writeln!(
-                    s,
-                    "| {name} | {} | {} | {} | {} | {} | {} | {} |",
-                    v["version"].as_str().unwrap_or("?"),
-                    thousands(a["decisions"].as_f64().unwrap_or(f64::NAN)),
-                    thousands(a["agree"].as_f64().unwrap_or(f64::NAN)),
-                    thousands(a["disagree"].as_f64().unwrap_or(f64::NAN)),
-                    a["rules_disagreeing"],
-                    v["rejected_rules"].as_array().map_or(0, Vec::len),
-                    v["errors"]["count"],
-                );
-            }
-            s.push_str(
-                "\nDecisions: the first events of the list against all the rules. Where they \
-                 differ (these rules' patterns; eventmart passes the 950-case conformance \
-                 corpus):\n\n",
-            );
-            for (name, v) in &py.engines {
-                let worst = v["agreement"]["worst_rules"].as_array();
-                for w in worst.into_iter().flatten().take(5) {
-                    let Some(i) = w["rule"].as_u64().map(|i| i as usize) else {
-                        continue;
-                    };
-                    let pattern = rules.get(i).map(Value::to_string).unwrap_or_default();
-                    let _ = writeln!(
-                        s,
-                        "- {name}, rule {i} ({} decisions): `{pattern}`",
-                        w["disagreements"]
-                    );
-                }
-                for r in v["rejected_rules"].as_array().into_iter().flatten().take(3) {
-                    let _ = writeln!(
-                        s,
-                        "- {name} rejects rule {}: {}",
-                        r["rule"],
-                        r["error"].as_str().unwrap_or("?")
-                    );
-                }
-            }
-            s.push('\n');
-        }
-        (None, Some(e)) => {
-            let _ = writeln!(s, "Python engines not run: {e}\n");
-        }
-        (None, None) => {}
-    }
-    s
 }
 
 // ---------------------------------------------------------------------------------------

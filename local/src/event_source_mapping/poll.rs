@@ -3,6 +3,7 @@
 
 use super::records::record_json;
 use super::{Mapping, Rec, ShardState, StartingPosition, add};
+use aws_sdk_dynamodbstreams::operation::get_records::GetRecordsOutput;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -185,8 +186,18 @@ impl Mapping {
                 return true;
             }
         };
+        let got = !out.records().is_empty();
+        self.buffer_page(i, &out);
+        if self.flush_if_due(i).await {
+            return true;
+        }
+        got || !self.shards[i].buffer.is_empty()
+    }
+
+    /// Buffers a page's records that pass the filters, advancing the checkpoint past every
+    /// record read, and moves to the page's next iterator (none: the shard is closed).
+    fn buffer_page(&mut self, i: usize, out: &GetRecordsOutput) {
         let records = out.records();
-        let got = !records.is_empty();
         add(&self.shared.counters.records_read, records.len() as u64);
         for r in records {
             let rec = record_json(r, &self.stream_arn, &self.shared.options.region);
@@ -213,6 +224,10 @@ impl Mapping {
                 self.shards[i].done = true;
             }
         }
+    }
+
+    /// Sends the buffer when due. True when it sent.
+    async fn flush_if_due(&mut self, i: usize) -> bool {
         let shard = &self.shards[i];
         let window_over = shard
             .buffered_since
@@ -230,6 +245,6 @@ impl Mapping {
             }
             return true;
         }
-        got || !self.shards[i].buffer.is_empty()
+        false
     }
 }

@@ -224,62 +224,10 @@ pub(crate) fn start(inner: &Arc<Inner>, req: ReplayRequest) -> Result<Replay, Ap
         )));
     }
     let (bus, archive) = find_archive(inner, &req.archive)?;
-    let destination = req.destination.clone().unwrap_or_else(|| bus.arn.clone());
-    if destination != bus.arn {
-        return Err(invalid(
-            "Destination.Arn",
-            "Cross event bus replay is not permitted.",
-        ));
-    }
-    if req.from >= req.to {
-        return Err(invalid(
-            "EventStartTime",
-            "EventStartTime must be before EventEndTime.",
-        ));
-    }
+    let destination = validate(bus, &req)?;
     let filter: BTreeSet<&str> = req.filter_rules.iter().map(String::as_str).collect();
-    if let Some(unknown) = filter
-        .iter()
-        .find(|arn| !bus.rules.iter().any(|r| r.arn == **arn))
-    {
-        return Err(invalid(
-            "Destination.FilterArns",
-            &format!(
-                "Rule {unknown} does not exist on EventBus {}.",
-                bus.spec.name
-            ),
-        ));
-    }
     expire(inner);
-    let started = Utc::now();
-    {
-        let mut replays = inner
-            .replays
-            .lock()
-            .map_err(|_| ApiError::new("InternalException", "replay registry is poisoned"))?;
-        if replays.iter().any(|r| r.name == req.name) {
-            return Err(ApiError::new(
-                "ResourceAlreadyExistsException",
-                format!("Replay {} already exists.", req.name),
-            ));
-        }
-        replays.push(Replay {
-            name: req.name.clone(),
-            arn: replay_arn(inner, &req.name),
-            description: req.description.clone(),
-            archive_arn: archive_arn(inner, &archive.name),
-            destination: destination.clone(),
-            filter_rules: req.filter_rules.clone(),
-            state: "RUNNING",
-            state_reason: None,
-            from: req.from,
-            to: req.to,
-            started,
-            ended: None,
-            last_replayed: None,
-            events: 0,
-        });
-    }
+    register(inner, &req, archive, destination)?;
     let mut selected: Vec<ArchivedEvent> = inner
         .archive
         .lock()
@@ -300,10 +248,7 @@ pub(crate) fn start(inner: &Arc<Inner>, req: ReplayRequest) -> Result<Replay, Ap
             filter.is_empty() || filter.contains(rule.arn.as_str())
         });
     }
-    let mut replays = inner
-        .replays
-        .lock()
-        .map_err(|_| ApiError::new("InternalException", "replay registry is poisoned"))?;
+    let mut replays = replays(inner)?;
     let replay = replays
         .iter_mut()
         .find(|r| r.name == req.name)
@@ -314,6 +259,79 @@ pub(crate) fn start(inner: &Arc<Inner>, req: ReplayRequest) -> Result<Replay, Ap
     replay.events = selected.len();
     replay.state_reason = Some(format!("Replayed {} events.", selected.len()));
     Ok(replay.clone())
+}
+
+/// The request checked as EventBridge checks it: a destination on the archive's
+/// own bus, a time range, rules of that bus (the name was checked first). Returns the
+/// destination.
+fn validate(bus: &BusState, req: &ReplayRequest) -> Result<String, ApiError> {
+    let destination = req.destination.clone().unwrap_or_else(|| bus.arn.clone());
+    if destination != bus.arn {
+        return Err(invalid(
+            "Destination.Arn",
+            "Cross event bus replay is not permitted.",
+        ));
+    }
+    if req.from >= req.to {
+        return Err(invalid(
+            "EventStartTime",
+            "EventStartTime must be before EventEndTime.",
+        ));
+    }
+    if let Some(unknown) = req
+        .filter_rules
+        .iter()
+        .find(|arn| !bus.rules.iter().any(|r| r.arn == **arn))
+    {
+        return Err(invalid(
+            "Destination.FilterArns",
+            &format!(
+                "Rule {unknown} does not exist on EventBus {}.",
+                bus.spec.name
+            ),
+        ));
+    }
+    Ok(destination)
+}
+
+fn replays(inner: &Inner) -> Result<std::sync::MutexGuard<'_, Vec<Replay>>, ApiError> {
+    inner
+        .replays
+        .lock()
+        .map_err(|_| ApiError::new("InternalException", "replay registry is poisoned"))
+}
+
+/// Records the replay as running; a second replay of the same name is refused.
+fn register(
+    inner: &Inner,
+    req: &ReplayRequest,
+    archive: &ArchiveSpec,
+    destination: String,
+) -> Result<(), ApiError> {
+    let mut replays = replays(inner)?;
+    if replays.iter().any(|r| r.name == req.name) {
+        return Err(ApiError::new(
+            "ResourceAlreadyExistsException",
+            format!("Replay {} already exists.", req.name),
+        ));
+    }
+    replays.push(Replay {
+        name: req.name.clone(),
+        arn: replay_arn(inner, &req.name),
+        description: req.description.clone(),
+        archive_arn: archive_arn(inner, &archive.name),
+        destination,
+        filter_rules: req.filter_rules.clone(),
+        state: "RUNNING",
+        state_reason: None,
+        from: req.from,
+        to: req.to,
+        started: Utc::now(),
+        ended: None,
+        last_replayed: None,
+        events: 0,
+    });
+    Ok(())
 }
 
 fn epoch(t: DateTime<Utc>) -> Value {

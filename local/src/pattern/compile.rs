@@ -158,42 +158,7 @@ fn expression(o: &[(String, JVal)]) -> Result<Matcher, Err> {
         }
     };
     match op.as_str() {
-        "prefix" | "suffix" => {
-            let is_prefix = op == "prefix";
-            let m = match arg {
-                JVal::Str(s) => {
-                    if is_prefix {
-                        Matcher::Prefix(s.as_str().into())
-                    } else {
-                        Matcher::Suffix(s.as_str().into())
-                    }
-                }
-                JVal::Obj(inner) => {
-                    let Some((iop, iarg)) = inner.first() else {
-                        return Err(format!(
-                            "{} expression name not found",
-                            if is_prefix { "Prefix" } else { "Suffix" }
-                        ));
-                    };
-                    if iop != "equals-ignore-case" {
-                        return Err(format!("Unsupported {op} pattern: {iop}"));
-                    }
-                    let JVal::Str(s) = iarg else {
-                        return Err("equals-ignore-case match pattern must be a string".into());
-                    };
-                    if inner.len() > 1 {
-                        return Err(ONE_KEY.into());
-                    }
-                    if is_prefix {
-                        Matcher::PrefixIc(lower(s))
-                    } else {
-                        Matcher::SuffixIc(lower(s))
-                    }
-                }
-                _ => return Err(format!("{op} match pattern must be a string")),
-            };
-            single(m, ONE_KEY)
-        }
+        "prefix" | "suffix" => single(affix(op == "prefix", arg)?, ONE_KEY),
         "equals-ignore-case" => {
             let JVal::Str(s) = arg else {
                 return Err("equals-ignore-case match pattern must be a string".into());
@@ -230,6 +195,43 @@ fn expression(o: &[(String, JVal)]) -> Result<Matcher, Err> {
         "anything-but" => single(anything_but(arg)?, TOO_MANY),
         other => Err(format!("Unrecognized match type {other}")),
     }
+}
+
+/// `prefix` or `suffix`: a string, or `{"equals-ignore-case": string}`.
+fn affix(is_prefix: bool, arg: &JVal) -> Result<Matcher, Err> {
+    let op = if is_prefix { "prefix" } else { "suffix" };
+    Ok(match arg {
+        JVal::Str(s) => {
+            if is_prefix {
+                Matcher::Prefix(s.as_str().into())
+            } else {
+                Matcher::Suffix(s.as_str().into())
+            }
+        }
+        JVal::Obj(inner) => {
+            let Some((iop, iarg)) = inner.first() else {
+                return Err(format!(
+                    "{} expression name not found",
+                    if is_prefix { "Prefix" } else { "Suffix" }
+                ));
+            };
+            if iop != "equals-ignore-case" {
+                return Err(format!("Unsupported {op} pattern: {iop}"));
+            }
+            let JVal::Str(s) = iarg else {
+                return Err("equals-ignore-case match pattern must be a string".into());
+            };
+            if inner.len() > 1 {
+                return Err(ONE_KEY.into());
+            }
+            if is_prefix {
+                Matcher::PrefixIc(lower(s))
+            } else {
+                Matcher::SuffixIc(lower(s))
+            }
+        }
+        _ => return Err(format!("{op} match pattern must be a string")),
+    })
 }
 
 fn numeric(terms: &[JVal]) -> Result<NumRange, Err> {

@@ -43,6 +43,8 @@ pub struct StackOptions {
     pub max_instances: usize,
     /// Template parameter values.
     pub parameters: BTreeMap<String, String>,
+    /// What `AWS::StackName` resolves to.
+    pub stack_name: String,
 }
 
 impl StackOptions {
@@ -60,6 +62,7 @@ impl StackOptions {
             bus_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_instances: 4,
             parameters: BTreeMap::new(),
+            stack_name: "local".into(),
         }
     }
 }
@@ -84,7 +87,6 @@ pub struct Endpoints {
     pub http_api: String,
     pub eventbridge: String,
     pub moto: String,
-    pub dashboard: String,
 }
 
 /// A running stack. [`LocalStack::shutdown`] stops it; dropping it kills every process.
@@ -109,7 +111,7 @@ impl LocalStack {
     pub async fn start(options: StackOptions) -> Result<LocalStack, StackError> {
         let log_dir = options.root.join("target/local");
         let moto = Moto::start(&options.root, &log_dir.join("moto.log")).await?;
-        let naming = LocalNaming::new(moto.endpoint());
+        let naming = LocalNaming::new(moto.endpoint()).stack(&options.stack_name);
         let model = Stack::load(&options.template, &naming, &options.parameters)?;
         let binaries = binaries::build(&options, &model)?;
         let sdk = sdk_config(&moto.endpoint()).await;
@@ -170,7 +172,6 @@ impl LocalStack {
     pub fn endpoints(&self) -> Endpoints {
         let http = self.gateway.as_ref().map(Gateway::url).unwrap_or_default();
         Endpoints {
-            dashboard: format!("{http}/dashboard"),
             http_api: http,
             eventbridge: self.bus.endpoint_url(),
             moto: self.moto.endpoint(),

@@ -3,7 +3,7 @@
 
 use super::StackError;
 use crate::aws::REGION;
-use crate::template::Stack;
+use crate::template::{Stack, Table};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     StreamSpecification, StreamViewType, TimeToLiveSpecification,
@@ -11,8 +11,7 @@ use aws_sdk_dynamodb::types::{
 
 /// The SDK configuration for talking to moto as the stack does.
 pub async fn sdk_config(moto: &str) -> aws_config::SdkConfig {
-    let creds =
-        aws_sdk_sqs::config::Credentials::new("local", "local", None, None, "eventmart-local");
+    let creds = aws_sdk_sqs::config::Credentials::new("local", "local", None, None, "local-stack");
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(eventmart_shared::aws::http_client())
         .region(aws_config::Region::new(REGION))
@@ -28,67 +27,69 @@ pub(super) async fn provision(
     model: &Stack,
 ) -> Result<(), StackError> {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    let fail = |resource: &str, e: &dyn std::fmt::Display| StackError::Provision {
-        resource: resource.to_owned(),
-        message: e.to_string(),
-    };
     for t in &model.tables {
-        let mut req = dynamodb
-            .create_table()
-            .table_name(&t.name)
-            .billing_mode(BillingMode::PayPerRequest);
-        for a in &t.attribute_definitions {
-            let def = AttributeDefinition::builder()
-                .attribute_name(&a.attribute_name)
-                .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
-                .build()
-                .map_err(|e| fail(&t.logical_id, &e))?;
-            req = req.attribute_definitions(def);
-        }
-        for k in &t.key_schema {
-            let key = KeySchemaElement::builder()
-                .attribute_name(&k.attribute_name)
-                .key_type(KeyType::from(k.key_type.as_str()))
-                .build()
-                .map_err(|e| fail(&t.logical_id, &e))?;
-            req = req.key_schema(key);
-        }
-        if let Some(view) = t.stream_view_type {
-            let spec = StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::from(view.as_str()))
-                .build()
-                .map_err(|e| fail(&t.logical_id, &e))?;
-            req = req.stream_specification(spec);
-        }
-        req.send().await.map_err(|e| {
-            fail(
-                &t.logical_id,
-                &aws_sdk_dynamodb::error::DisplayErrorContext(e),
-            )
-        })?;
-        if let Some(attr) = &t.ttl_attribute {
-            let ttl = TimeToLiveSpecification::builder()
-                .attribute_name(attr)
-                .enabled(true)
-                .build()
-                .map_err(|e| fail(&t.logical_id, &e))?;
-            dynamodb
-                .update_time_to_live()
-                .table_name(&t.name)
-                .time_to_live_specification(ttl)
-                .send()
-                .await
-                .map_err(|e| {
-                    fail(
-                        &t.logical_id,
-                        &aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                    )
-                })?;
-        }
+        create_table(&dynamodb, t)
+            .await
+            .map_err(|e| StackError::Provision {
+                resource: t.logical_id.clone(),
+                message: e,
+            })?;
     }
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    // A redrive policy names its dead-letter queue, which must exist first.
+    create_queues(&aws_sdk_sqs::Client::new(sdk), model).await?;
+    verify_senders(&aws_sdk_sesv2::Client::new(sdk), model).await
+}
+
+/// One table with its keys, its stream and its TTL, as the template declares it.
+async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, t: &Table) -> Result<(), String> {
+    let mut req = dynamodb
+        .create_table()
+        .table_name(&t.name)
+        .billing_mode(BillingMode::PayPerRequest);
+    for a in &t.attribute_definitions {
+        let def = AttributeDefinition::builder()
+            .attribute_name(&a.attribute_name)
+            .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+            .build()
+            .map_err(|e| e.to_string())?;
+        req = req.attribute_definitions(def);
+    }
+    for k in &t.key_schema {
+        let key = KeySchemaElement::builder()
+            .attribute_name(&k.attribute_name)
+            .key_type(KeyType::from(k.key_type.as_str()))
+            .build()
+            .map_err(|e| e.to_string())?;
+        req = req.key_schema(key);
+    }
+    if let Some(view) = t.stream_view_type {
+        let spec = StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::from(view.as_str()))
+            .build()
+            .map_err(|e| e.to_string())?;
+        req = req.stream_specification(spec);
+    }
+    req.send().await.map_err(sdk_error)?;
+    if let Some(attr) = &t.ttl_attribute {
+        let ttl = TimeToLiveSpecification::builder()
+            .attribute_name(attr)
+            .enabled(true)
+            .build()
+            .map_err(|e| e.to_string())?;
+        dynamodb
+            .update_time_to_live()
+            .table_name(&t.name)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+    }
+    Ok(())
+}
+
+/// The template's queues, dead-letter queues first: a redrive policy names its
+/// dead-letter queue, which must exist.
+async fn create_queues(sqs: &aws_sdk_sqs::Client, model: &Stack) -> Result<(), StackError> {
     let mut queues: Vec<_> = model.queues.iter().collect();
     queues.sort_by_key(|q| q.attributes.contains_key("RedrivePolicy"));
     for q in queues {
@@ -107,18 +108,32 @@ pub(super) async fn provision(
             .set_attributes(Some(attributes))
             .send()
             .await
-            .map_err(|e| fail(&q.logical_id, &aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            .map_err(|e| StackError::Provision {
+                resource: q.logical_id.clone(),
+                message: sdk_error(e),
+            })?;
     }
-    // Parameters holding an email address are senders: verify them as SES identities.
-    let ses = aws_sdk_sesv2::Client::new(sdk);
+    Ok(())
+}
+
+/// Parameters holding an email address are senders: verified as SES identities.
+async fn verify_senders(ses: &aws_sdk_sesv2::Client, model: &Stack) -> Result<(), StackError> {
     for (name, value) in &model.parameters {
         if value.contains('@') && !value.contains(char::is_whitespace) {
             ses.create_email_identity()
                 .email_identity(value)
                 .send()
                 .await
-                .map_err(|e| fail(name, &aws_sdk_sesv2::error::DisplayErrorContext(e)))?;
+                .map_err(|e| StackError::Provision {
+                    resource: name.clone(),
+                    message: sdk_error(e),
+                })?;
         }
     }
     Ok(())
+}
+
+/// An SDK error with its causes, as the SDKs print it.
+fn sdk_error(e: impl std::error::Error) -> String {
+    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()
 }

@@ -51,14 +51,20 @@ pub struct LocalNaming {
 }
 
 impl LocalNaming {
-    /// moto's default account and `us-east-1`, stack `eventmart-local`.
+    /// moto's default account and `us-east-1`, stack `local` (see [`LocalNaming::stack`]).
     pub fn new(moto_endpoint: impl Into<String>) -> LocalNaming {
         LocalNaming {
             moto_endpoint: moto_endpoint.into().trim_end_matches('/').to_owned(),
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
-            stack_name: "eventmart-local".into(),
+            stack_name: "local".into(),
         }
+    }
+
+    /// The same names in a stack called `name` (what `AWS::StackName` resolves to).
+    pub fn stack(mut self, name: impl Into<String>) -> LocalNaming {
+        self.stack_name = name.into();
+        self
     }
 
     fn arn(&self, service: &str, resource: &str) -> String {

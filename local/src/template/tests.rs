@@ -87,7 +87,7 @@ fn sub_string_form_resolves_refs_attributes_and_pseudo_parameters() {
     );
     assert_eq!(
         env["B"],
-        "arn:aws:x:us-east-1:123456789012:eventmart-local.amazonaws.com"
+        "arn:aws:x:us-east-1:123456789012:local.amazonaws.com"
     );
     assert_eq!(env["C"], "literal ${NotAVar} stays");
 }
