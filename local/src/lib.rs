@@ -13,6 +13,7 @@ pub mod apigateway;
 pub mod aws;
 pub mod chaos;
 pub mod client;
+pub mod cognito;
 pub mod encoding;
 pub mod event_source_mapping;
 pub mod eventbridge;

@@ -4,7 +4,7 @@
 use eventmart_local::chaos::Chaos;
 use eventmart_local::eventbridge::Timing;
 use eventmart_local::log::LogMode;
-use eventmart_local::stack::{LocalStack, StackOptions};
+use eventmart_local::stack::{LocalStack, SignInTarget, StackOptions};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,10 +12,14 @@ const HELP: &str = "\
 eventmart-local: the whole Eventmart system on one machine, routed from template.yaml
 
 USAGE: eventmart-local <up|demo|help> [OPTIONS]
+       eventmart-local token --email E [--group G]... [--password P] [--access]
 
   up      start everything, print the endpoints, run until Ctrl-C
   demo    start everything with duplicates and reordering on, tell the story, check
           that every effect happened exactly once (exit 1 if not), stop
+  token   while `up` runs: sign a user up in its user pool (or reuse them), add them
+          to the groups, sign in, and print the id token (--access: the access token);
+          the password defaults to a local one
 
 OPTIONS
   --template PATH      the SAM template (default: ./template.yaml)
@@ -143,8 +147,18 @@ fn check_chaos(chaos: &Chaos) -> Result<(), String> {
     Ok(())
 }
 
+/// Where `up` tells `token` how to reach its user pool.
+const SIGN_IN_FILE: &str = "target/local/sign-in.json";
+
+/// The password `token` gives local users unless told another; it meets the template's
+/// password policy.
+const LOCAL_PASSWORD: &str = "Local-passw0rd";
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("token") {
+        return token(std::env::args().skip(2)).await;
+    }
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
@@ -192,6 +206,20 @@ async fn up(options: StackOptions) -> ExitCode {
         "  DynamoDB     {}   (moto: DynamoDB, Streams, SQS, SES)",
         e.moto
     );
+    if let Some(target) = stack.sign_in_target() {
+        let written = serde_json::to_vec_pretty(&target)
+            .map_err(|e| e.to_string())
+            .and_then(|json| std::fs::write(SIGN_IN_FILE, json).map_err(|e| e.to_string()));
+        match written {
+            Ok(()) => println!(
+                "  Cognito      {}   (pool {}, client {}); a token for curl:\n               \
+                 TOKEN=$(eventmart-local token --email you@example.com [--group warehouse|analysts])\n               \
+                 curl -H \"Authorization: Bearer $TOKEN\" {}/orders/...",
+                target.cognito, target.user_pool_id, target.client_id, e.http_api
+            ),
+            Err(err) => eprintln!("eventmart-local: writing {SIGN_IN_FILE}: {err}"),
+        }
+    }
     println!("Ctrl-C stops everything.");
     let _ = tokio::signal::ctrl_c().await;
     println!("stopping");
@@ -272,5 +300,56 @@ async fn demo(args: Args) -> ExitCode {
     } else {
         println!("\nSome effects did not happen exactly once.");
         ExitCode::FAILURE
+    }
+}
+
+/// `token`: signs a user in to the running stack's pool and prints a token.
+async fn token(mut argv: impl Iterator<Item = String>) -> ExitCode {
+    let (mut email, mut groups, mut password, mut access) =
+        (None, Vec::new(), LOCAL_PASSWORD.to_owned(), false);
+    while let Some(flag) = argv.next() {
+        if flag == "--access" {
+            access = true;
+            continue;
+        }
+        let (Some(value), true) = (
+            argv.next(),
+            ["--email", "--group", "--password"].contains(&flag.as_str()),
+        ) else {
+            eprintln!("eventmart-local token: '{flag}' is unknown or needs a value\n\n{HELP}");
+            return ExitCode::from(2);
+        };
+        match flag.as_str() {
+            "--email" => email = Some(value),
+            "--group" => groups.push(value),
+            _ => password = value,
+        }
+    }
+    let Some(email) = email else {
+        eprintln!("eventmart-local token: --email is required\n\n{HELP}");
+        return ExitCode::from(2);
+    };
+    let target: SignInTarget = match std::fs::read(SIGN_IN_FILE)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "eventmart-local token: {SIGN_IN_FILE}: {e} (is `eventmart-local up` running here?)"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+    match target.sign_in(&email, &password, &groups).await {
+        Ok(t) => {
+            println!("{}", if access { t.access_token } else { t.id_token });
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("eventmart-local token: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

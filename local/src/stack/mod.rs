@@ -11,6 +11,7 @@ pub use provision::sdk_config;
 
 use crate::apigateway::Gateway;
 use crate::chaos::Chaos;
+use crate::cognito::{Cognito, CognitoError};
 use crate::event_source_mapping::{StreamOptions, StreamPoller};
 use crate::eventbridge::{Bus, BusOptions, Timing};
 use crate::lambda::{Invoker, Runtime, RuntimeOptions};
@@ -75,6 +76,8 @@ pub enum StackError {
     Moto(#[from] MotoError),
     #[error("building the functions failed: {0}")]
     Build(String),
+    #[error("creating the user pools in moto failed: {0}")]
+    Cognito(#[from] CognitoError),
     #[error("creating {resource} in moto failed: {message}")]
     Provision { resource: String, message: String },
     #[error("starting {part}: {message}")]
@@ -87,6 +90,31 @@ pub struct Endpoints {
     pub http_api: String,
     pub eventbridge: String,
     pub moto: String,
+}
+
+/// Where a front end signs in: Cognito's endpoint, the pool and the app client.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInTarget {
+    pub cognito: String,
+    pub user_pool_id: String,
+    pub client_id: String,
+}
+
+impl SignInTarget {
+    /// Makes sure the user exists (signed up, email verified, in `groups`) and signs in.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        groups: &[&str],
+    ) -> Result<crate::cognito::Tokens, CognitoError> {
+        let cognito = Cognito::new(&self.cognito);
+        cognito
+            .ensure_user(&self.user_pool_id, &self.client_id, email, password, groups)
+            .await?;
+        cognito.sign_in(&self.client_id, email, password).await
+    }
 }
 
 /// A running stack. [`LocalStack::shutdown`] stops it; dropping it kills every process.
@@ -112,6 +140,11 @@ impl LocalStack {
         let log_dir = options.root.join("target/local");
         let moto = Moto::start(&options.root, &log_dir.join("moto.log")).await?;
         let naming = LocalNaming::new(moto.endpoint()).stack(&options.stack_name);
+        // Cognito assigns pool and client ids when it creates them: the template's
+        // references to them resolve once they exist, as in CloudFormation.
+        let draft = Stack::load(&options.template, &naming, &options.parameters)?;
+        let assigned = Cognito::new(moto.endpoint()).create(&draft).await?;
+        let naming = naming.with_assigned(assigned);
         let model = Stack::load(&options.template, &naming, &options.parameters)?;
         let binaries = binaries::build(&options, &model)?;
         let sdk = sdk_config(&moto.endpoint()).await;
@@ -166,6 +199,22 @@ impl LocalStack {
             aws,
             sdk,
             chaos: options.chaos,
+        })
+    }
+
+    /// The template's first user pool and its first app client, as created in moto: what
+    /// front ends sign in to.
+    pub fn sign_in_target(&self) -> Option<SignInTarget> {
+        let client = self.model.user_pool_clients.first()?;
+        let pool = self
+            .model
+            .user_pools
+            .iter()
+            .find(|p| p.logical_id == client.user_pool)?;
+        Some(SignInTarget {
+            cognito: self.moto.endpoint(),
+            user_pool_id: pool.id.clone(),
+            client_id: client.id.clone(),
         })
     }
 

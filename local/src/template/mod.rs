@@ -81,6 +81,9 @@ pub struct Stack {
     pub queues: Vec<Queue>,
     pub buses: Vec<Bus>,
     pub archives: Vec<Archive>,
+    pub user_pools: Vec<UserPool>,
+    pub user_pool_clients: Vec<UserPoolClient>,
+    pub user_pool_groups: Vec<UserPoolGroup>,
     /// Resources accepted but with no local effect (alarms, queue policies, IAM).
     pub ignored: Vec<IgnoredResource>,
     /// The template's outputs whose condition holds, resolved.
@@ -345,6 +348,49 @@ impl StreamViewType {
             StreamViewType::NewAndOldImages => "NEW_AND_OLD_IMAGES",
         }
     }
+}
+
+/// An `AWS::Cognito::UserPool`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPool {
+    pub logical_id: String,
+    /// `UserPoolName`.
+    pub name: String,
+    /// The `!Ref` value: the pool id (assigned by the server once created; see
+    /// [`LocalNaming::assigned`]).
+    pub id: String,
+    /// `ProviderURL`: the tokens' issuer, `https://cognito-idp.<region>.amazonaws.com/<id>`.
+    pub issuer: String,
+    /// The resolved properties, as CloudFormation spells them (`UsernameAttributes`,
+    /// `Policies`, ...): the same names as Cognito's `CreateUserPool` but `UserPoolName`.
+    pub properties: serde_json::Map<String, Value>,
+}
+
+/// An `AWS::Cognito::UserPoolClient`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPoolClient {
+    pub logical_id: String,
+    /// The logical id of its pool (`UserPoolId: !Ref <pool>`).
+    pub user_pool: String,
+    /// `ClientName`.
+    pub name: String,
+    /// The `!Ref` value: the client id, the tokens' audience.
+    pub id: String,
+    /// The resolved properties but `UserPoolId`, as CloudFormation spells them (the
+    /// names of Cognito's `CreateUserPoolClient`).
+    pub properties: serde_json::Map<String, Value>,
+}
+
+/// An `AWS::Cognito::UserPoolGroup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPoolGroup {
+    pub logical_id: String,
+    /// The logical id of its pool.
+    pub user_pool: String,
+    /// `GroupName`: what the tokens' `cognito:groups` claim lists.
+    pub name: String,
+    pub description: Option<String>,
+    pub precedence: Option<u32>,
 }
 
 /// An `AWS::SQS::Queue`.

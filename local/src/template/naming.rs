@@ -1,5 +1,7 @@
 //! Physical values of resources: what `!Ref` and `!GetAtt` give.
 
+use std::collections::BTreeMap;
+
 /// Where physical names, ARNs and URLs come from. The loader asks it for every `!Ref`,
 /// `!GetAtt` and `${..}` it resolves, so one template gives AWS-shaped values that point at
 /// the local servers.
@@ -48,6 +50,9 @@ pub struct LocalNaming {
     pub region: String,
     pub account_id: String,
     pub stack_name: String,
+    /// Ids the servers assigned when the resources were created (Cognito's pool and
+    /// client ids), by logical id. Until a resource is created its id is a placeholder.
+    pub assigned: BTreeMap<String, String>,
 }
 
 impl LocalNaming {
@@ -58,6 +63,7 @@ impl LocalNaming {
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
             stack_name: "local".into(),
+            assigned: BTreeMap::new(),
         }
     }
 
@@ -65,6 +71,25 @@ impl LocalNaming {
     pub fn stack(mut self, name: impl Into<String>) -> LocalNaming {
         self.stack_name = name.into();
         self
+    }
+
+    /// The same names with the ids the servers assigned.
+    pub fn with_assigned(mut self, assigned: BTreeMap<String, String>) -> LocalNaming {
+        self.assigned = assigned;
+        self
+    }
+
+    /// A server-assigned id, or until then a placeholder of the same shape.
+    fn assigned_id(&self, logical_id: &str, placeholder: impl FnOnce() -> String) -> String {
+        self.assigned
+            .get(logical_id)
+            .cloned()
+            .unwrap_or_else(placeholder)
+    }
+
+    /// Cognito's host for this region: the issuer of its tokens.
+    fn cognito_provider(&self, pool_id: &str) -> String {
+        format!("cognito-idp.{}.amazonaws.com/{pool_id}", self.region)
     }
 
     fn arn(&self, service: &str, resource: &str) -> String {
@@ -91,6 +116,12 @@ impl Naming for LocalNaming {
         Some(match resource_type {
             "AWS::SQS::Queue" => format!("{}/{}/{name}", self.moto_endpoint, self.account_id),
             "AWS::Serverless::HttpApi" => "local".into(),
+            "AWS::Cognito::UserPool" => {
+                self.assigned_id(logical_id, || format!("{}_{logical_id}", self.region))
+            }
+            "AWS::Cognito::UserPoolClient" => {
+                self.assigned_id(logical_id, || logical_id.to_ascii_lowercase())
+            }
             _ => name.to_owned(),
         })
     }
@@ -120,6 +151,19 @@ impl Naming for LocalNaming {
             ("AWS::Serverless::Function", "Arn") => self.arn("lambda", &format!("function:{name}")),
             ("AWS::CloudWatch::Alarm", "Arn") => self.arn("cloudwatch", &format!("alarm:{name}")),
             ("AWS::Serverless::HttpApi", "ApiId") => "local".into(),
+            ("AWS::Cognito::UserPool", attr) => {
+                let id = self.reference(logical_id, resource_type, None)?;
+                match attr {
+                    "Arn" => self.arn("cognito-idp", &format!("userpool/{id}")),
+                    "ProviderName" => self.cognito_provider(&id),
+                    "ProviderURL" => format!("https://{}", self.cognito_provider(&id)),
+                    "UserPoolId" => id,
+                    _ => return None,
+                }
+            }
+            ("AWS::Cognito::UserPoolClient", "ClientId") => {
+                self.reference(logical_id, resource_type, None)?
+            }
             // IAM is global: its ARNs carry no region.
             ("AWS::IAM::Role", "Arn") => format!("arn:aws:iam::{}:role/{name}", self.account_id),
             _ => return None,

@@ -82,6 +82,9 @@ pub(super) fn name_property(rtype: &str) -> Option<&'static str> {
         "AWS::Serverless::Function" => "FunctionName",
         "AWS::Events::Archive" => "ArchiveName",
         "AWS::CloudWatch::Alarm" => "AlarmName",
+        "AWS::Cognito::UserPool" => "UserPoolName",
+        "AWS::Cognito::UserPoolClient" => "ClientName",
+        "AWS::Cognito::UserPoolGroup" => "GroupName",
         _ => return None,
     })
 }

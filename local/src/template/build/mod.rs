@@ -8,6 +8,7 @@ use serde_json::Value as J;
 use serde_yaml::{Mapping, Value as Y};
 
 mod buses;
+mod cognito;
 mod functions;
 mod http_api;
 mod mappings;
@@ -115,6 +116,9 @@ pub(super) fn build(
         queues: Vec::new(),
         buses: Vec::new(),
         archives: Vec::new(),
+        user_pools: Vec::new(),
+        user_pool_clients: Vec::new(),
+        user_pool_groups: Vec::new(),
         ignored: Vec::new(),
         outputs: BTreeMap::new(),
     };
@@ -225,6 +229,8 @@ fn build_resources(
             "AWS::Events::EventBus" => stack.buses.push(b.bus(r)?),
             "AWS::Serverless::HttpApi" => stack.http_apis.push(b.http_api(r, globals.http_api)?),
             "AWS::Events::Archive" => {}
+            "AWS::Cognito::UserPool" => stack.user_pools.push(b.user_pool(r)?),
+            "AWS::Cognito::UserPoolClient" | "AWS::Cognito::UserPoolGroup" => {}
             t if IGNORED_TYPES.contains(&t) => {
                 // Resolved only so that a dangling reference is still an error.
                 if let Some(p) = r.get("Properties") {
@@ -250,6 +256,15 @@ fn build_resources(
                 stack.archives.push(a);
             }
             Some("AWS::Serverless::Function") => b.function(r, globals.function, stack)?,
+            // After the pools, which they name.
+            Some("AWS::Cognito::UserPoolClient") => {
+                let client = b.user_pool_client(r, stack)?;
+                stack.user_pool_clients.push(client);
+            }
+            Some("AWS::Cognito::UserPoolGroup") => {
+                let group = b.user_pool_group(r, stack)?;
+                stack.user_pool_groups.push(group);
+            }
             _ => {}
         }
     }
