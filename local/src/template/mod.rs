@@ -167,6 +167,34 @@ impl Default for AsyncConfig {
 pub struct HttpApi {
     pub logical_id: String,
     pub description: Option<String>,
+    /// `Auth.Authorizers`: the JWT authorizers, by name.
+    pub authorizers: BTreeMap<String, JwtAuthorizer>,
+    /// `Auth.DefaultAuthorizer`: what a route without its own `Auth` uses.
+    pub default_authorizer: Option<String>,
+}
+
+/// A JWT authorizer of an HTTP API (`Auth.Authorizers.<name>.JwtConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtAuthorizer {
+    /// `issuer`: the tokens' `iss`; its keys are at `<issuer>/.well-known/jwks.json`.
+    pub issuer: String,
+    /// `audience`: a token's `aud` (or, without one, `client_id`) must be among these.
+    pub audiences: Vec<String>,
+    /// The header holding `Bearer <token>` (`IdentitySource`, `$request.header.<name>`),
+    /// lower case.
+    pub header: String,
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteAuth {
+    /// Anyone (`Auth.Authorizer: NONE`, or an API without a default authorizer).
+    Public,
+    /// A valid token of the API's authorizer `authorizer`, holding one of `scopes` if any.
+    Jwt {
+        authorizer: String,
+        scopes: Vec<String>,
+    },
 }
 
 /// One `HttpApi` event: a route of API Gateway's HTTP API (payload format 2.0).
@@ -184,6 +212,8 @@ pub struct Route {
     pub api_id: String,
     /// `TimeoutInMillis` (API Gateway's default is 30 s).
     pub timeout: Option<Duration>,
+    /// The route's `Auth`, else its API's default authorizer.
+    pub auth: RouteAuth,
 }
 
 /// One `EventBridgeRule` event: a rule with a single Lambda target.

@@ -388,3 +388,166 @@ fn allowed_patterns_match_the_whole_value() {
         assert_eq!(re.is_match(text), *expected, "{pattern} on {text}");
     }
 }
+
+/// An API with a Cognito JWT authorizer as its default, and routes of each kind.
+fn with_auth(routes: &str, auth: &str) -> String {
+    format!(
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Pool:
+    Type: AWS::Cognito::UserPool
+    Properties: {{ UserPoolName: users, UsernameAttributes: [email] }}
+  Client:
+    Type: AWS::Cognito::UserPoolClient
+    Properties: {{ UserPoolId: !Ref Pool, GenerateSecret: false }}
+  Staff:
+    Type: AWS::Cognito::UserPoolGroup
+    Properties: {{ UserPoolId: !Ref Pool, GroupName: staff, Precedence: 1 }}
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+{auth}
+  F:
+    Type: AWS::Serverless::Function
+    Metadata: {{ BuildMethod: rust-cargolambda, BuildProperties: {{ Binary: f }} }}
+    Properties:
+      Runtime: provided.al2023
+      Events:
+{routes}
+"#
+    )
+}
+
+const JWT_DEFAULT: &str = r#"      Auth:
+        DefaultAuthorizer: Cognito
+        Authorizers:
+          Cognito:
+            IdentitySource: $request.header.Authorization
+            JwtConfiguration:
+              issuer: !GetAtt Pool.ProviderURL
+              audience: [!Ref Client]
+      DefaultRouteSettings: { ThrottlingBurstLimit: 10, ThrottlingRateLimit: 5 }"#;
+
+#[test]
+fn routes_take_the_default_authorizer_unless_they_say_none_and_carry_their_scopes() {
+    let routes = r#"        Private: { Type: HttpApi, Properties: { ApiId: !Ref Api, Method: GET, Path: /p } }
+        Public:
+          Type: HttpApi
+          Properties: { ApiId: !Ref Api, Method: GET, Path: /page, Auth: { Authorizer: NONE } }
+        Scoped:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref Api
+            Method: POST
+            Path: /s
+            Auth: { Authorizer: Cognito, AuthorizationScopes: [orders/write] }"#;
+    let assigned = BTreeMap::from([
+        ("Pool".to_owned(), "us-east-1_abc".to_owned()),
+        ("Client".to_owned(), "client123".to_owned()),
+    ]);
+    let stack = Stack::parse(
+        &with_auth(routes, JWT_DEFAULT),
+        &naming().with_assigned(assigned),
+        &BTreeMap::new(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let api = &stack.http_apis[0];
+    assert_eq!(api.default_authorizer.as_deref(), Some("Cognito"));
+    assert_eq!(
+        api.authorizers["Cognito"],
+        JwtAuthorizer {
+            issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc".into(),
+            audiences: vec!["client123".into()],
+            header: "authorization".into(),
+        }
+    );
+    let auth = |path: &str| {
+        stack
+            .routes
+            .iter()
+            .find(|r| r.path == path)
+            .map(|r| r.auth.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        auth("/p"),
+        RouteAuth::Jwt {
+            authorizer: "Cognito".into(),
+            scopes: vec![]
+        }
+    );
+    assert_eq!(auth("/page"), RouteAuth::Public);
+    assert_eq!(
+        auth("/s"),
+        RouteAuth::Jwt {
+            authorizer: "Cognito".into(),
+            scopes: vec!["orders/write".into()]
+        }
+    );
+    assert_eq!(stack.user_pools[0].name, "users");
+    assert_eq!(stack.user_pool_clients[0].user_pool, "Pool");
+    assert_eq!(stack.user_pool_clients[0].name, "Client");
+    assert_eq!(
+        stack.user_pool_groups[0],
+        UserPoolGroup {
+            logical_id: "Staff".into(),
+            user_pool: "Pool".into(),
+            name: "staff".into(),
+            description: None,
+            precedence: Some(1),
+        }
+    );
+}
+
+#[test]
+fn an_api_without_authorizers_leaves_its_routes_public() {
+    let routes =
+        "        R: { Type: HttpApi, Properties: { ApiId: !Ref Api, Method: GET, Path: /r } }";
+    let stack = parse_ok(&with_auth(routes, "      Description: open"));
+    assert_eq!(stack.routes[0].auth, RouteAuth::Public);
+}
+
+#[test]
+fn authorizer_mistakes_name_the_property() {
+    let route =
+        "        R: { Type: HttpApi, Properties: { ApiId: !Ref Api, Method: GET, Path: /r } }";
+    let unknown_default =
+        JWT_DEFAULT.replace("DefaultAuthorizer: Cognito", "DefaultAuthorizer: Nope");
+    let e = parse_err(&with_auth(route, &unknown_default));
+    assert_eq!(e.resource, "Api");
+    assert!(
+        e.message.contains("Nope is not one of Auth.Authorizers"),
+        "{e}"
+    );
+
+    let unknown_on_route = r#"        R:
+          Type: HttpApi
+          Properties: { ApiId: !Ref Api, Method: GET, Path: /r, Auth: { Authorizer: Other } }"#;
+    let e = parse_err(&with_auth(unknown_on_route, JWT_DEFAULT));
+    assert_eq!(e.resource, "F");
+    assert!(e.message.contains("Other is not an authorizer"), "{e}");
+
+    let query_source =
+        JWT_DEFAULT.replace("$request.header.Authorization", "$request.querystring.t");
+    let e = parse_err(&with_auth(route, &query_source));
+    assert!(e.property.ends_with("IdentitySource"), "{e}");
+
+    let lambda_authorizer = r#"      Auth:
+        Authorizers:
+          Custom: { FunctionArn: arn:aws:lambda:us-east-1:123456789012:function:auth }"#;
+    let e = parse_err(&with_auth(route, lambda_authorizer));
+    assert!(e.property.contains("Custom"), "{e}");
+
+    let stray_pool = r#"        R: { Type: HttpApi, Properties: { ApiId: !Ref Api, Method: GET, Path: /r } }
+  Orphan:
+    Type: AWS::Cognito::UserPoolGroup
+    Properties: { UserPoolId: us-east-1_elsewhere, GroupName: g }"#;
+    let e = parse_err(&with_auth(stray_pool, "      Description: open"));
+    assert_eq!(e.resource, "Orphan");
+    assert!(
+        e.message
+            .contains("must be !Ref of an AWS::Cognito::UserPool"),
+        "{e}"
+    );
+}
