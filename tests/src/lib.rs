@@ -285,6 +285,56 @@ pub fn http_request_with(
     b.body(body).expect("valid request")
 }
 
+/// The claims API Gateway's JWT authorizer passes for a customer's Cognito id token: every
+/// value a string, as API Gateway renders them.
+pub fn customer_claims(sub: &str, email: &str) -> Vec<(String, String)> {
+    staff_claims(sub, email, &[])
+}
+
+/// The same for a user in Cognito groups (`warehouse`, `analysts`), rendered as API
+/// Gateway renders an array claim: `[warehouse analysts]`.
+pub fn staff_claims(sub: &str, email: &str, groups: &[&str]) -> Vec<(String, String)> {
+    let mut claims = vec![
+        ("sub".to_owned(), sub.to_owned()),
+        ("email".to_owned(), email.to_owned()),
+        ("email_verified".to_owned(), "true".to_owned()),
+        ("token_use".to_owned(), "id".to_owned()),
+        (
+            "iss".to_owned(),
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example".to_owned(),
+        ),
+        ("aud".to_owned(), "exampleclient".to_owned()),
+        ("exp".to_owned(), "4102444800".to_owned()),
+    ];
+    if !groups.is_empty() {
+        claims.push((
+            "cognito:groups".to_owned(),
+            format!("[{}]", groups.join(" ")),
+        ));
+    }
+    claims
+}
+
+/// `req` as a function receives it behind the JWT authorizer: the claims in the payload
+/// 2.0 request context (`requestContext.authorizer.jwt.claims`).
+pub fn signed_in(req: lambda_http::Request, claims: &[(String, String)]) -> lambda_http::Request {
+    use lambda_http::RequestExt;
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use lambda_http::request::RequestContext;
+    let claims: serde_json::Map<String, serde_json::Value> = claims
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let context: ApiGatewayV2httpRequestContext = serde_json::from_value(serde_json::json!({
+        "accountId": "123456789012",
+        "apiId": "api",
+        "stage": "$default",
+        "authorizer": {"jwt": {"claims": claims, "scopes": null}},
+    }))
+    .expect("a payload 2.0 request context");
+    req.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
 /// A handler's response body as JSON, with its status.
 pub fn response_json(resp: &lambda_http::Response<lambda_http::Body>) -> (u16, serde_json::Value) {
     let bytes: &[u8] = resp.body().as_ref();
