@@ -62,6 +62,47 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Base64url without padding, strictly (RFC 7515's encoding of JWT parts): only
+/// `A-Z a-z 0-9 - _`, and unused trailing bits zero, so that each byte string has one
+/// spelling.
+pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'-' => Some(62),
+        b'_' => Some(63),
+        _ => None,
+    };
+    let last = match text.as_bytes().last() {
+        Some(&c) => value(c)?,
+        None => return Some(vec![]),
+    };
+    let unused_bits_zero = match text.len() % 4 {
+        0 => true,
+        2 => last & 0x0f == 0,
+        3 => last & 0x03 == 0,
+        _ => false,
+    };
+    if !unused_bits_zero || !text.bytes().all(|c| value(c).is_some()) {
+        return None;
+    }
+    base64_decode(text)
+}
+
+/// Base64url without padding (a JWT part).
+pub fn base64url_encode(bytes: &[u8]) -> String {
+    base64_encode(bytes)
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect()
+}
+
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, as in queries);
 /// invalid escapes stay as written and invalid UTF-8 becomes U+FFFD.
 pub fn percent_decode(text: &str, plus_is_space: bool) -> String {
@@ -124,6 +165,35 @@ mod tests {
         assert_eq!(base64_decode("Zm9v!"), None);
         assert_eq!(base64_decode("Z"), None, "a lone character is not a byte");
         assert_eq!(base64_decode("Zg==Zg"), None, "nothing after padding");
+    }
+
+    #[test]
+    fn base64url_is_strict() {
+        assert_eq!(base64url_decode("").unwrap(), b"");
+        assert_eq!(base64url_decode("Zm9vYg").unwrap(), b"foob");
+        assert_eq!(base64url_decode("Zm9vYmE").unwrap(), b"fooba");
+        assert_eq!(base64url_decode("Zm9vYmFy").unwrap(), b"foobar");
+        assert_eq!(base64url_decode("-_8").unwrap(), [0xfb, 0xff]);
+        assert_eq!(
+            base64url_decode("+/8"),
+            None,
+            "the standard alphabet is not url-safe"
+        );
+        assert_eq!(base64url_decode("Zm9vYg=="), None, "no padding");
+        assert_eq!(base64url_decode("Zm9v\nYmFy"), None, "no whitespace");
+        assert_eq!(base64url_decode("Zh"), None, "Zg is the one spelling of f");
+        assert_eq!(
+            base64url_decode("Zm9"),
+            None,
+            "Zm8 is the one spelling of fo"
+        );
+        assert_eq!(
+            base64url_decode("Zm9vY"),
+            None,
+            "a lone character is not a byte"
+        );
+        assert_eq!(base64url_decode("Zm9v."), None);
+        assert_eq!(base64url_decode("Zm9v\u{e9}"), None);
     }
 
     #[test]

@@ -9,30 +9,10 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod support;
-use support::request;
-
-/// Answers every invocation with `answer`, keeping (function, event).
-struct Recorder {
-    answer: Result<Value, InvokeError>,
-    seen: Mutex<Vec<(String, Value)>>,
-}
-
-impl Invoker for Recorder {
-    fn invoke(&self, function: &str, payload: Value) -> BoxFuture<'_, Result<Value, InvokeError>> {
-        self.seen
-            .lock()
-            .unwrap()
-            .push((function.to_owned(), payload));
-        let answer = self.answer.clone();
-        Box::pin(async move { answer })
-    }
-}
+use support::{Recorder, request};
 
 async fn gateway(answer: Result<Value, InvokeError>) -> (Gateway, Arc<Recorder>) {
-    let recorder = Arc::new(Recorder {
-        answer,
-        seen: Mutex::new(vec![]),
-    });
+    let recorder = Recorder::answering(answer);
     let routes = vec![
         RouteSpec::new("GET", "/orders/{orderId}", "OrdersFunction"),
         RouteSpec::new("POST", "/orders/{orderId}/cancel", "OrdersFunction"),

@@ -2,7 +2,7 @@
 //! signed up and in as a front end does.
 
 use eventmart_local::cognito::Cognito;
-use eventmart_local::encoding::base64_decode;
+use eventmart_local::encoding::base64url_decode;
 use eventmart_local::servers::moto::Moto;
 use eventmart_local::template::{LocalNaming, Stack};
 use serde_json::{Value, json};
@@ -13,18 +13,7 @@ use support::root;
 /// A token's payload, decoded without verifying (the gateway's tests verify).
 fn payload(token: &str) -> Value {
     let part = token.split('.').nth(1).expect("three parts");
-    let mut b64: String = part
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    while b64.len() % 4 != 0 {
-        b64.push('=');
-    }
-    serde_json::from_slice(&base64_decode(&b64).expect("base64url")).expect("JSON")
+    serde_json::from_slice(&base64url_decode(part).expect("base64url")).expect("JSON")
 }
 
 #[tokio::test]

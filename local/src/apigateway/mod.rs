@@ -5,8 +5,12 @@
 //! over `$default`); no route is `404 {"message":"Not Found"}`. A function error, or a
 //! response API Gateway could not map, is `500 {"message":"Internal Server Error"}`.
 
+mod authorizer;
+pub mod jwt;
 #[cfg(test)]
 mod tests;
+
+pub use authorizer::{Authorizer, REFETCH_AFTER, Refusal, RouteAuthorizer};
 
 use crate::encoding::{base64_decode, base64_encode, percent_decode};
 use crate::lambda::Invoker;
@@ -43,6 +47,8 @@ pub struct RouteSpec {
     /// `TimeoutInMillis`: past it the client gets a 503, as from API Gateway (the
     /// invocation itself runs on to its own end).
     pub timeout: Duration,
+    /// The route's JWT authorizer; `None`: public.
+    pub auth: Option<RouteAuthorizer>,
 }
 
 /// API Gateway's integration timeout when a route sets none.
@@ -59,7 +65,14 @@ impl RouteSpec {
             path: path.into(),
             function: function.into(),
             timeout: DEFAULT_ROUTE_TIMEOUT,
+            auth: None,
         }
+    }
+
+    /// The route requires a valid token of `authorizer`, holding one of `scopes` if any.
+    pub fn with_authorizer(mut self, authorizer: Arc<Authorizer>, scopes: Vec<String>) -> Self {
+        self.auth = Some(RouteAuthorizer { authorizer, scopes });
+        self
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -187,6 +200,7 @@ struct Route {
     is_default: bool,
     function: String,
     timeout: Duration,
+    auth: Option<RouteAuthorizer>,
 }
 
 /// A matched route and its decoded path parameters.
@@ -196,6 +210,7 @@ struct Matched<'a> {
     pub function: &'a str,
     pub params: Vec<(String, String)>,
     pub timeout: Duration,
+    pub auth: Option<&'a RouteAuthorizer>,
 }
 
 #[derive(Debug)]
@@ -265,6 +280,7 @@ impl RouteTable {
                         route_key: &route.key,
                         function: &route.function,
                         timeout: route.timeout,
+                        auth: route.auth.as_ref(),
                         params,
                     },
                 ));
@@ -296,6 +312,7 @@ fn compile(spec: RouteSpec) -> Result<Route, GatewayError> {
             is_default: true,
             function: spec.function,
             timeout: spec.timeout,
+            auth: spec.auth,
         });
     }
     let Some(rest) = spec.path.strip_prefix('/') else {
@@ -343,6 +360,7 @@ fn compile(spec: RouteSpec) -> Result<Route, GatewayError> {
         is_default: false,
         function: spec.function,
         timeout: spec.timeout,
+        auth: spec.auth,
     })
 }
 
@@ -614,6 +632,15 @@ fn to_http(result: &Value) -> Result<Response, String> {
     Ok(response)
 }
 
+/// API Gateway's answer to a request its JWT authorizer refused.
+fn unauthorized() -> Response {
+    let mut response = message(StatusCode::UNAUTHORIZED, "Unauthorized");
+    response
+        .headers_mut()
+        .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+    response
+}
+
 fn message(status: StatusCode, text: &str) -> Response {
     (status, axum::Json(json!({ "message": text }))).into_response()
 }
@@ -643,10 +670,25 @@ async fn respond(
     let Some(matched) = state.table.find(&method, &raw_path) else {
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
+    // The authorizer runs before the integration: a refused request invokes nothing.
+    let authorizer = match matched.auth {
+        None => None,
+        Some(auth) => match auth
+            .authorizer
+            .authorize(&parts.headers, &auth.scopes)
+            .await
+        {
+            Ok(context) => Some(context),
+            Err(refusal) => {
+                tracing::info!(target: "eventmart_local::gateway", authorizer = auth.authorizer.name(), route = matched.route_key, %refusal, "unauthorized");
+                return unauthorized();
+            }
+        },
+    };
     let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await else {
         return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
-    let event = build_event(&EventInput {
+    let mut event = build_event(&EventInput {
         method: &method,
         raw_path: &raw_path,
         raw_query: parts.uri.query().unwrap_or(""),
@@ -659,6 +701,9 @@ async fn respond(
         request_id,
         now: chrono::Utc::now(),
     });
+    if let (Some(context), Some(request_context)) = (authorizer, event.get_mut("requestContext")) {
+        request_context["authorizer"] = context;
+    }
     let function = matched.function;
     let Ok(outcome) =
         tokio::time::timeout(matched.timeout, state.invoker.invoke(function, event)).await

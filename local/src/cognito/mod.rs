@@ -37,6 +37,26 @@ impl CognitoError {
     }
 }
 
+/// Where an authorizer fetches an issuer's keys: Cognito's issuers
+/// (`https://cognito-idp.<region>.amazonaws.com/<pool id>`) from the local Cognito at
+/// `cognito_endpoint`, which serves them under the same path; others at
+/// `<issuer>/.well-known/jwks.json`.
+pub fn jwks_url(cognito_endpoint: &str, issuer: &str) -> String {
+    let issuer = issuer.trim_end_matches('/');
+    let cognito = issuer
+        .strip_prefix("https://cognito-idp.")
+        .and_then(|rest| rest.split_once(".amazonaws.com/"))
+        .map(|(_region, pool)| pool)
+        .filter(|pool| !pool.is_empty() && !pool.contains('/'));
+    match cognito {
+        Some(pool) => format!(
+            "{}/{pool}/.well-known/jwks.json",
+            cognito_endpoint.trim_end_matches('/')
+        ),
+        None => format!("{issuer}/.well-known/jwks.json"),
+    }
+}
+
 /// The tokens a sign-in returns.
 #[derive(Debug, Clone)]
 pub struct Tokens {

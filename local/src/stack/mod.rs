@@ -11,7 +11,7 @@ pub use provision::sdk_config;
 
 use crate::apigateway::Gateway;
 use crate::chaos::Chaos;
-use crate::cognito::{Cognito, CognitoError};
+use crate::cognito::{self, Cognito, CognitoError};
 use crate::event_source_mapping::{StreamOptions, StreamPoller};
 use crate::eventbridge::{Bus, BusOptions, Timing};
 use crate::lambda::{Invoker, Runtime, RuntimeOptions};
@@ -185,7 +185,7 @@ impl LocalStack {
         let bus = start_bus(&options, &model, &sdk, invoker.clone(), bus_listener).await?;
         let pollers_sdk = sdk_config(&aws_url(STREAM_POLLERS)).await;
         let streams = start_stream_pollers(&options, &model, &pollers_sdk, invoker.clone()).await?;
-        let gateway = Gateway::bind(options.http_addr, specs::routes(&model), invoker)
+        let gateway = Gateway::bind(options.http_addr, specs::routes(&model, &|issuer| cognito::jwks_url(&moto.endpoint(), issuer)), invoker)
             .await
             .map_err(failed("HTTP API"))?;
 

@@ -1,14 +1,16 @@
 //! The template turned into each service's specs: what the stack starts, decided before
 //! anything starts (pure functions of the template model).
 
-use crate::apigateway::RouteSpec;
+use crate::apigateway::jwt::JwtAuthorizer;
+use crate::apigateway::{Authorizer, RouteSpec};
 use crate::aws::REGION;
 use crate::event_source_mapping::StreamSpec;
 use crate::eventbridge::{ArchiveSpec, AsyncInvoke, BusSpec, RetryPolicy, RuleSpec, TargetSpec};
 use crate::lambda::FunctionSpec;
-use crate::template::Stack;
+use crate::template::{RouteAuth, Stack};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Each function with its binary and its environment: the template's variables, then the
@@ -157,17 +159,35 @@ pub fn stream_mappings(model: &Stack) -> Vec<StreamSpec> {
         .collect()
 }
 
-/// The HTTP API's routes.
-pub fn routes(model: &Stack) -> Vec<RouteSpec> {
+/// Each route with its timeout and its auth: a route under a JWT authorizer shares its
+/// API's [`Authorizer`] (one per API and name), whose keys are fetched at
+/// `jwks_url(issuer)`.
+pub fn routes(model: &Stack, jwks_url: &dyn Fn(&str) -> String) -> Vec<RouteSpec> {
+    let mut authorizers: BTreeMap<(String, String), Arc<Authorizer>> = BTreeMap::new();
+    for api in &model.http_apis {
+        for (name, a) in &api.authorizers {
+            let config = JwtAuthorizer {
+                issuer: a.issuer.clone(),
+                audiences: a.audiences.clone(),
+            };
+            let authorizer = Authorizer::new(name, config, &a.header, jwks_url(&a.issuer));
+            authorizers.insert((api.logical_id.clone(), name.clone()), Arc::new(authorizer));
+        }
+    }
     model
         .routes
         .iter()
         .map(|r| {
-            let route = RouteSpec::new(&r.method, &r.path, &r.function);
-            match r.timeout {
-                Some(t) => route.with_timeout(t),
-                None => route,
+            let mut route = RouteSpec::new(&r.method, &r.path, &r.function);
+            if let Some(t) = r.timeout {
+                route = route.with_timeout(t);
             }
+            if let RouteAuth::Jwt { authorizer, scopes } = &r.auth
+                && let Some(a) = authorizers.get(&(r.api_id.clone(), authorizer.clone()))
+            {
+                route = route.with_authorizer(a.clone(), scopes.clone());
+            }
+            route
         })
         .collect()
 }

@@ -2,7 +2,10 @@
 #![allow(dead_code)]
 
 use eventmart_local::client::{self, HttpResponse};
+use eventmart_local::lambda::{BoxFuture, InvokeError, Invoker};
+use serde_json::Value;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// The repository's root, where the template and the sample events are.
 pub fn root() -> PathBuf {
@@ -26,4 +29,38 @@ pub async fn request(
     client::request(method, &format!("http://{addr}{path}"), headers, Some(body))
         .await
         .expect("request")
+}
+
+/// An in-process invoker: answers every invocation with `answer`, keeping
+/// (function, event).
+pub struct Recorder {
+    pub answer: Result<Value, InvokeError>,
+    pub seen: Mutex<Vec<(String, Value)>>,
+}
+
+impl Recorder {
+    pub fn answering(answer: Result<Value, InvokeError>) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            answer,
+            seen: Mutex::new(vec![]),
+        })
+    }
+
+    /// The events received so far.
+    pub fn events(&self) -> Vec<Value> {
+        self.seen
+            .lock()
+            .map(|s| s.iter().map(|(_, e)| e.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Invoker for Recorder {
+    fn invoke(&self, function: &str, payload: Value) -> BoxFuture<'_, Result<Value, InvokeError>> {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.push((function.to_owned(), payload));
+        }
+        let answer = self.answer.clone();
+        Box::pin(async move { answer })
+    }
 }

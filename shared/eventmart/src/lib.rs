@@ -3,6 +3,7 @@
 //! is a crate of its own (`dynamodb-idempotency`), as is the retry classification every
 //! port error uses (`retryable`).
 
+pub mod auth;
 pub mod aws;
 pub mod consumer;
 pub mod dynamo;
