@@ -1,7 +1,8 @@
 //! The project's template.yaml, loaded as the local stack loads it.
 
 use eventmart_local::template::{
-    Architecture, BillingMode, KeyType, LocalNaming, Stack, StartingPosition, StreamViewType,
+    Architecture, BillingMode, KeyType, LocalNaming, RouteAuth, Stack, StartingPosition,
+    StreamViewType,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -385,8 +386,30 @@ fn seven_tables_nine_queues_one_bus_one_archive() {
         Some(json!({"source": [{"prefix": "eventmart."}]}))
     );
 
-    // An alarm per queue, the queue policy and the relay's role are accepted and ignored.
-    assert_eq!(s.ignored.len(), 11);
+    // An alarm per queue, the queue policy, the relay's role, the bus's resource policy
+    // and the API's access-log group are accepted and ignored.
+    assert_eq!(s.ignored.len(), 13);
+    let ignored = |t: &str| s.ignored.iter().filter(|r| r.resource_type == t).count();
+    assert_eq!(ignored("AWS::Events::EventBusPolicy"), 1);
+    assert_eq!(ignored("AWS::Logs::LogGroup"), 1);
+
+    // Every route needs a token of the stack's pool, but the dashboard's page shell.
+    let api = &s.http_apis[0];
+    assert_eq!(api.default_authorizer.as_deref(), Some("CognitoJwt"));
+    let jwt = &api.authorizers["CognitoJwt"];
+    assert_eq!(jwt.issuer, s.user_pools[0].issuer);
+    assert_eq!(jwt.audiences, [s.user_pool_clients[0].id.clone()]);
+    for r in &s.routes {
+        let public = r.path == "/dashboard";
+        assert_eq!(
+            r.auth == RouteAuth::Public,
+            public,
+            "{} {}: {:?}",
+            r.method,
+            r.path,
+            r.auth
+        );
+    }
     assert_eq!(
         s.outputs.get("ApiUrl").map(String::as_str),
         Some("https://local.execute-api.us-east-1.amazonaws.com/")

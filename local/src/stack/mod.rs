@@ -167,7 +167,7 @@ impl LocalStack {
             .map_err(failed("AWS proxy"))?;
         let aws_url = |caller: &str| aws.url(caller).unwrap_or_default().to_owned();
 
-        let functions = specs::functions(&model, &binaries, &bus_url, &aws_url);
+        let functions = specs::functions(&model, &binaries, &bus_url, &aws_url, &moto.endpoint());
         let runtime = Arc::new(
             Runtime::start(
                 functions,
@@ -185,9 +185,15 @@ impl LocalStack {
         let bus = start_bus(&options, &model, &sdk, invoker.clone(), bus_listener).await?;
         let pollers_sdk = sdk_config(&aws_url(STREAM_POLLERS)).await;
         let streams = start_stream_pollers(&options, &model, &pollers_sdk, invoker.clone()).await?;
-        let gateway = Gateway::bind(options.http_addr, specs::routes(&model, &|issuer| cognito::jwks_url(&moto.endpoint(), issuer)), invoker)
-            .await
-            .map_err(failed("HTTP API"))?;
+        let gateway = Gateway::bind(
+            options.http_addr,
+            specs::routes(&model, &|issuer| {
+                cognito::jwks_url(&moto.endpoint(), issuer)
+            }),
+            invoker,
+        )
+        .await
+        .map_err(failed("HTTP API"))?;
 
         Ok(LocalStack {
             model,

@@ -13,20 +13,29 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Each function with its binary and its environment: the template's variables, then the
-/// region, credentials and endpoints (the function's own AWS proxy, `aws_url(logical id)`,
-/// and the bus) unless the template sets them.
+/// Each function with its binary and its environment: the template's variables (a value
+/// that is Cognito's regional endpoint pointing at the local Cognito, `cognito_url`, as
+/// the front ends it is handed to must reach it), then the region, credentials and
+/// endpoints (the function's own AWS proxy, `aws_url(logical id)`, and the bus) unless the
+/// template sets them.
 pub fn functions(
     model: &Stack,
     binaries: &BTreeMap<String, PathBuf>,
     bus_url: &str,
     aws_url: &dyn Fn(&str) -> String,
+    cognito_url: &str,
 ) -> Vec<FunctionSpec> {
+    let cognito_aws = format!("https://cognito-idp.{REGION}.amazonaws.com");
     model
         .functions
         .iter()
         .map(|f| {
             let mut env = f.environment.clone();
+            for v in env.values_mut() {
+                if v.trim_end_matches('/') == cognito_aws {
+                    *v = format!("{}/", cognito_url.trim_end_matches('/'));
+                }
+            }
             for (k, v) in [
                 ("AWS_REGION", REGION.to_owned()),
                 ("AWS_DEFAULT_REGION", REGION.to_owned()),

@@ -149,6 +149,7 @@ impl Naming for LocalNaming {
             ("AWS::Events::EventBus", "Name") => name.to_owned(),
             ("AWS::Events::Archive", "Arn") => self.arn("events", &format!("archive/{name}")),
             ("AWS::Serverless::Function", "Arn") => self.arn("lambda", &format!("function:{name}")),
+            ("AWS::Logs::LogGroup", "Arn") => self.arn("logs", &format!("log-group:{name}:*")),
             ("AWS::CloudWatch::Alarm", "Arn") => self.arn("cloudwatch", &format!("alarm:{name}")),
             ("AWS::Serverless::HttpApi", "ApiId") => "local".into(),
             ("AWS::Cognito::UserPool", attr) => {

@@ -83,6 +83,7 @@ pub(super) fn name_property(rtype: &str) -> Option<&'static str> {
         "AWS::Events::Archive" => "ArchiveName",
         "AWS::CloudWatch::Alarm" => "AlarmName",
         "AWS::Cognito::UserPool" => "UserPoolName",
+        "AWS::Logs::LogGroup" => "LogGroupName",
         "AWS::Cognito::UserPoolClient" => "ClientName",
         "AWS::Cognito::UserPoolGroup" => "GroupName",
         _ => return None,

@@ -40,8 +40,8 @@ const RESOURCE_KEYS: &[&str] = &[
     "Condition",
 ];
 
-/// Types accepted with no local effect: IAM is not enforced locally and nothing local
-/// reads alarms or logs.
+/// Types accepted with no local effect: IAM (roles, policies, the bus's resource policy)
+/// is not enforced locally and nothing local reads alarms or logs.
 const IGNORED_TYPES: &[&str] = &[
     "AWS::CloudWatch::Alarm",
     "AWS::SQS::QueuePolicy",
@@ -49,6 +49,7 @@ const IGNORED_TYPES: &[&str] = &[
     "AWS::IAM::Policy",
     "AWS::IAM::ManagedPolicy",
     "AWS::Logs::LogGroup",
+    "AWS::Events::EventBusPolicy",
     "AWS::Lambda::Permission",
 ];
 
