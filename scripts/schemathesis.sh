@@ -7,8 +7,9 @@
 # Installs schemathesis (pinned) into its own virtual environment,
 # target/tools/schemathesis-venv, so that its dependencies never meet the project's
 # .venv (which the stack needs for moto). Builds the functions and eventmart-local
-# (SCHEMATHESIS_NO_BUILD=1 skips that), starts `eventmart-local up` on a free port, runs
-# schemathesis with a fixed seed, and stops the stack however the run ends. Reports (JUnit
+# (SCHEMATHESIS_NO_BUILD=1 skips that), starts `eventmart-local up` on a free port, signs
+# a user in to its user pool (`eventmart-local token`), runs schemathesis with a fixed
+# seed and that user's token, and stops the stack however the run ends. Reports (JUnit
 # and a reproducing pytest file for failures) go to target/schemathesis/.
 set -euo pipefail
 
@@ -62,6 +63,9 @@ for _ in $(seq 1 600); do
     sleep 0.2
 done
 [[ -n $api ]] || { cat "$out/stack.log" >&2; echo "the stack did not start in 120 s" >&2; exit 1; }
+# One user in both staff groups, so that every operation is reachable: customer routes
+# act on this user's own orders and memberships.
+token=$("$target/debug/eventmart-local" token --email schemathesis@example.com --group warehouse --group analysts)
 echo "== stack up, HTTP API at $api; $examples examples per operation, checks: $checks"
 
 rc=0
@@ -70,6 +74,7 @@ rc=0
 cd "$out"
 "$venv/bin/schemathesis" run "$root/openapi.yaml" \
     --url "$api" \
+    --header "Authorization: Bearer $token" \
     --checks "$checks" \
     --max-examples "$examples" \
     --seed 20261120 \

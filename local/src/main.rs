@@ -150,10 +150,6 @@ fn check_chaos(chaos: &Chaos) -> Result<(), String> {
 /// Where `up` tells `token` how to reach its user pool.
 const SIGN_IN_FILE: &str = "target/local/sign-in.json";
 
-/// The password `token` gives local users unless told another; it meets the template's
-/// password policy.
-const LOCAL_PASSWORD: &str = "Local-passw0rd";
-
 #[tokio::main]
 async fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("token") {
@@ -194,6 +190,17 @@ async fn up(options: StackOptions) -> ExitCode {
     let Some(stack) = start(options).await else {
         return ExitCode::FAILURE;
     };
+    // Written before anything is printed: whoever waits for the endpoints below can then
+    // ask `token` for a token at once.
+    let cognito = stack.sign_in_target().map(|target| {
+        let written = serde_json::to_vec_pretty(&target)
+            .map_err(|e| e.to_string())
+            .and_then(|json| std::fs::write(SIGN_IN_FILE, json).map_err(|e| e.to_string()));
+        if let Err(err) = written {
+            eprintln!("eventmart-local: writing {SIGN_IN_FILE}: {err}");
+        }
+        target
+    });
     let e = stack.endpoints();
     println!("Eventmart is up.");
     println!("  HTTP API     {}", e.http_api);
@@ -206,19 +213,13 @@ async fn up(options: StackOptions) -> ExitCode {
         "  DynamoDB     {}   (moto: DynamoDB, Streams, SQS, SES)",
         e.moto
     );
-    if let Some(target) = stack.sign_in_target() {
-        let written = serde_json::to_vec_pretty(&target)
-            .map_err(|e| e.to_string())
-            .and_then(|json| std::fs::write(SIGN_IN_FILE, json).map_err(|e| e.to_string()));
-        match written {
-            Ok(()) => println!(
-                "  Cognito      {}   (pool {}, client {}); a token for curl:\n               \
-                 TOKEN=$(eventmart-local token --email you@example.com [--group warehouse|analysts])\n               \
-                 curl -H \"Authorization: Bearer $TOKEN\" {}/orders/...",
-                target.cognito, target.user_pool_id, target.client_id, e.http_api
-            ),
-            Err(err) => eprintln!("eventmart-local: writing {SIGN_IN_FILE}: {err}"),
-        }
+    if let Some(target) = cognito {
+        println!(
+            "  Cognito      {}   (pool {}, client {}); a token for curl:\n               \
+             TOKEN=$(eventmart-local token --email you@example.com [--group warehouse|analysts])\n               \
+             curl -H \"Authorization: Bearer $TOKEN\" {}/orders/...",
+            target.cognito, target.user_pool_id, target.client_id, e.http_api
+        );
     }
     println!("Ctrl-C stops everything.");
     let _ = tokio::signal::ctrl_c().await;
@@ -305,8 +306,12 @@ async fn demo(args: Args) -> ExitCode {
 
 /// `token`: signs a user in to the running stack's pool and prints a token.
 async fn token(mut argv: impl Iterator<Item = String>) -> ExitCode {
-    let (mut email, mut groups, mut password, mut access) =
-        (None, Vec::new(), LOCAL_PASSWORD.to_owned(), false);
+    let (mut email, mut groups, mut password, mut access) = (
+        None,
+        Vec::new(),
+        eventmart_local::cognito::LOCAL_PASSWORD.to_owned(),
+        false,
+    );
     while let Some(flag) = argv.next() {
         if flag == "--access" {
             access = true;

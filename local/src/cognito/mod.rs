@@ -57,6 +57,10 @@ pub fn jwks_url(cognito_endpoint: &str, issuer: &str) -> String {
     }
 }
 
+/// The password local users get unless told another; it meets the template's password
+/// policy. Local only: the pool lives in moto and dies with the stack.
+pub const LOCAL_PASSWORD: &str = "Local-passw0rd";
+
 /// The tokens a sign-in returns.
 #[derive(Debug, Clone)]
 pub struct Tokens {

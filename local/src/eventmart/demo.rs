@@ -1,11 +1,13 @@
 //! The demo: the story of DESIGN.md told through the running stack, then checked.
 //!
-//! A customer orders running shoes (prepared, emailed, counted); a second order is
-//! canceled and its shipment reversed; a third ships and its late cancel is refused; a
-//! member signs up, cancels, and gets the "come back" email. With chaos on, deliveries
-//! are duplicated and reordered. Every effect is then counted where it landed.
+//! Everyone signs in to the stack's user pool: Ada (a customer), the warehouse and an
+//! analyst. Ada orders running shoes (prepared, emailed, counted); a second order is
+//! canceled and its shipment reversed; a third ships and its late cancel is refused;
+//! another customer cannot see her orders; she joins the membership, cancels, and gets
+//! the "come back" email. With chaos on, deliveries are duplicated and reordered. Every
+//! effect is then counted where it landed.
 
-pub use super::api::{Api, DemoError};
+pub use super::api::{Api, DemoError, sign_in};
 pub use super::checks::{Check, ses_sent};
 use super::checks::{queue_depth, scan_prefix, templates_of};
 use super::dead_letters::DeadLetter;
@@ -38,8 +40,18 @@ impl Report {
     }
 }
 
+/// Ada's order: she is the signed-in caller, so the body names no customer.
 fn order(items: Value) -> Value {
-    json!({"customerId": "cust-ada", "email": "ada@example.com", "currency": "EUR", "items": items})
+    json!({"currency": "EUR", "items": items})
+}
+
+/// Who takes part, each signed in.
+struct People<'a> {
+    ada: Api<'a>,
+    /// Another customer, who must not see Ada's orders.
+    bob: Api<'a>,
+    warehouse: Api<'a>,
+    analyst: Api<'a>,
 }
 
 /// The three orders' ids, in the order they were placed.
@@ -52,16 +64,31 @@ struct Orders {
 /// Runs the story against a started stack and checks every effect.
 pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
     let endpoints = stack.endpoints();
-    let api = Api {
-        base: &endpoints.http_api,
+    let base = endpoints.http_api.as_str();
+    let tokens = [
+        sign_in(stack, "ada@example.com", &[]).await?,
+        sign_in(stack, "bob@example.com", &[]).await?,
+        sign_in(stack, "warehouse@example.com", &["warehouse"]).await?,
+        sign_in(stack, "analyst@example.com", &["analysts"]).await?,
+    ];
+    let people = People {
+        ada: Api::new(base, &tokens[0]),
+        bob: Api::new(base, &tokens[1]),
+        warehouse: Api::new(base, &tokens[2]),
+        analyst: Api::new(base, &tokens[3]),
     };
     let mut report = Report::default();
+    report.story.push(
+        "Ada, Bob (customers), the warehouse and an analyst signed in to the user pool".into(),
+    );
+    let api = &people.ada;
     let orders = Orders {
-        shoes: order_shoes(&api, &mut report).await?,
-        socks: order_and_cancel_socks(&api, &mut report).await?,
-        boots: ship_boots_and_refuse_their_cancel(stack, &api, &mut report).await?,
+        shoes: order_shoes(api, &mut report).await?,
+        socks: order_and_cancel_socks(api, &mut report).await?,
+        boots: ship_boots_and_refuse_their_cancel(stack, &people, &mut report).await?,
     };
-    join_and_leave_the_membership(&api, &mut report).await?;
+    others_cannot_see_or_act(&people, &orders, &mut report).await?;
+    join_and_leave_the_membership(api, &mut report).await?;
     stack.settle().await;
     // Under kills a delivery can fail all three of Lambda's attempts; it waits in its
     // dead-letter queue with the reason, and the operator redrives it.
@@ -75,10 +102,10 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
 
     // ---- what each part did
     count_successful_deliveries(stack, &mut report);
-    report.summary = read_summary(&api).await?;
+    report.summary = read_summary(&people.analyst).await?;
 
     // ---- checks: every effect exactly once
-    check_orders_and_shipments(&api, &orders, &mut report).await?;
+    check_orders_and_shipments(&people, &orders, &mut report).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&stack.sdk);
     check_emails(stack, &dynamodb, &endpoints.moto, &mut report).await?;
     let cancel_came_first = socks_cancel_came_first(stack, &dynamodb, &orders.socks).await?;
@@ -143,9 +170,10 @@ async fn order_and_cancel_socks(api: &Api<'_>, report: &mut Report) -> Result<St
 
 async fn ship_boots_and_refuse_their_cancel(
     stack: &LocalStack,
-    api: &Api<'_>,
+    people: &People<'_>,
     report: &mut Report,
 ) -> Result<String, DemoError> {
+    let api = &people.ada;
     let boots = api
         .call(
             "place the boots order",
@@ -159,14 +187,25 @@ async fn ship_boots_and_refuse_their_cancel(
         .await?;
     let boots_id = boots["orderId"].as_str().unwrap_or_default().to_owned();
     stack.settle().await;
+    // Only the warehouse ships: Ada's own try is refused.
     api.call(
-        "ship the boots",
+        "ship the boots as a customer",
         "POST",
         &format!("/fulfillments/{boots_id}/ship"),
         None,
-        200,
+        403,
     )
     .await?;
+    people
+        .warehouse
+        .call(
+            "ship the boots",
+            "POST",
+            &format!("/fulfillments/{boots_id}/ship"),
+            None,
+            200,
+        )
+        .await?;
     stack.settle().await;
     let refused = api
         .call(
@@ -184,6 +223,45 @@ async fn ship_boots_and_refuse_their_cancel(
     Ok(boots_id)
 }
 
+/// Bob cannot read Ada's order nor cancel it: her order is, to him, an unknown one.
+async fn others_cannot_see_or_act(
+    people: &People<'_>,
+    orders: &Orders,
+    report: &mut Report,
+) -> Result<(), DemoError> {
+    let today = chrono::Utc::now().date_naive();
+    let path = format!("/orders/{}", orders.shoes);
+    let seen = people
+        .bob
+        .call("Bob reads Ada's order", "GET", &path, None, 404)
+        .await?;
+    people
+        .bob
+        .call(
+            "Bob cancels Ada's order",
+            "POST",
+            &format!("{path}/cancel"),
+            Some(json!({"reason": "mischief"})),
+            404,
+        )
+        .await?;
+    people
+        .ada
+        .call(
+            "the analyst's report, as Ada",
+            "GET",
+            &format!("/analytics/summary?from={today}&to={today}"),
+            None,
+            403,
+        )
+        .await?;
+    report.story.push(format!(
+        "Bob asked for Ada's shoes order and was told {:?}; Ada may not read the analytics",
+        seen["detail"].as_str().unwrap_or("404")
+    ));
+    Ok(())
+}
+
 async fn join_and_leave_the_membership(
     api: &Api<'_>,
     report: &mut Report,
@@ -193,7 +271,7 @@ async fn join_and_leave_the_membership(
             "sign up",
             "POST",
             "/memberships",
-            Some(json!({"customerId": "cust-ada", "email": "ada@example.com", "plan": "annual"})),
+            Some(json!({"plan": "annual"})),
             201,
         )
         .await?;
@@ -246,7 +324,7 @@ async fn read_summary(api: &Api<'_>) -> Result<Value, DemoError> {
 }
 
 async fn check_orders_and_shipments(
-    api: &Api<'_>,
+    people: &People<'_>,
     orders: &Orders,
     report: &mut Report,
 ) -> Result<(), DemoError> {
@@ -260,7 +338,8 @@ async fn check_orders_and_shipments(
         (socks_id, "CANCELED"),
         (boots_id, "SHIPPED"),
     ] {
-        let o = api
+        let o = people
+            .ada
             .call("read an order", "GET", &format!("/orders/{id}"), None, 200)
             .await?;
         report.check(
@@ -274,7 +353,8 @@ async fn check_orders_and_shipments(
         (socks_id, "CANCELED"),
         (boots_id, "SHIPPED"),
     ] {
-        let s = api
+        let s = people
+            .warehouse
             .call(
                 "read a shipment",
                 "GET",

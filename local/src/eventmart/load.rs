@@ -98,11 +98,74 @@ fn order_body(i: usize) -> (Value, u64) {
             json!({"sku": sku, "quantity": quantity, "unitPriceMinor": price})
         })
         .collect();
-    (
-        json!({"customerId": format!("cust-{i}"), "email": format!("c{i}@example.com"),
-               "currency": "EUR", "items": items}),
-        total,
-    )
+    // The customer is the signed-in caller (see `Users`): the body names none.
+    (json!({"currency": "EUR", "items": items}), total)
+}
+
+/// How many customers place the workload's orders: order `i` is customer
+/// `i % CUSTOMERS`'s.
+const CUSTOMERS: usize = 20;
+
+/// Everyone the workload acts as, signed in to the stack's user pool: their id tokens.
+struct Users {
+    customers: Vec<String>,
+    /// Member `j` is a customer of their own (one membership per customer).
+    members: Vec<String>,
+    warehouse: String,
+    analyst: String,
+}
+
+impl Users {
+    async fn sign_in(
+        stack: &LocalStack,
+        memberships: usize,
+        concurrency: usize,
+    ) -> Result<Arc<Users>, DemoError> {
+        let target = stack.sign_in_target().ok_or_else(|| DemoError::SignIn {
+            email: "anyone".into(),
+            source: crate::cognito::CognitoError::Malformed {
+                action: "sign-in",
+                field: "the template's user pool and client",
+            },
+        })?;
+        let sign_in_all = |emails: Vec<String>, groups: &'static [&'static str]| {
+            let target = target.clone();
+            let emails = Arc::new(emails);
+            for_each(emails.len(), concurrency, move |i| {
+                let (target, email) = (target.clone(), emails[i].clone());
+                async move {
+                    target
+                        .sign_in(&email, crate::cognito::LOCAL_PASSWORD, groups)
+                        .await
+                        .map(|t| t.id_token)
+                        .map_err(|source| DemoError::SignIn { email, source })
+                }
+            })
+        };
+        let customers = (0..CUSTOMERS)
+            .map(|c| format!("c{c}@example.com"))
+            .collect();
+        let members = (0..memberships)
+            .map(|j| format!("m{j}@example.com"))
+            .collect();
+        let staff = vec![
+            "warehouse@example.com".to_owned(),
+            "analyst@example.com".to_owned(),
+        ];
+        let mut staff_tokens = sign_in_all(staff[..1].to_vec(), &["warehouse"]).await?;
+        staff_tokens.extend(sign_in_all(staff[1..].to_vec(), &["analysts"]).await?);
+        Ok(Arc::new(Users {
+            customers: sign_in_all(customers, &[]).await?,
+            members: sign_in_all(members, &[]).await?,
+            analyst: staff_tokens.pop().unwrap_or_default(),
+            warehouse: staff_tokens.pop().unwrap_or_default(),
+        }))
+    }
+
+    /// The customer who places order `i`.
+    fn customer(&self, i: usize) -> &str {
+        &self.customers[i % self.customers.len()]
+    }
 }
 
 /// Figures of one run.
@@ -189,11 +252,12 @@ type Placed = (String, Plan, u64);
 /// Runs the workload against a started stack and checks every effect.
 pub async fn run(stack: &LocalStack, w: &Workload) -> Result<Outcome, DemoError> {
     let base: Arc<str> = stack.endpoints().http_api.into();
+    let users = Users::sign_in(stack, w.memberships, w.concurrency).await?;
     let started = Instant::now();
     let outage = w.outage.map(|o| start_outage(stack, o));
     let placed = {
-        let orders = place_orders(&base, w.orders, w.concurrency);
-        let members = sign_up_members(stack, w.memberships, w.concurrency);
+        let orders = place_orders(&base, &users, w.orders, w.concurrency);
+        let members = sign_up_members(stack, &users, w.memberships, w.concurrency);
         let (orders, members) = tokio::join!(orders, members);
         members?;
         orders?
@@ -202,7 +266,7 @@ pub async fn run(stack: &LocalStack, w: &Workload) -> Result<Outcome, DemoError>
     stack.settle().await;
     let cost_requests = stack.aws.counts();
     let cost_units = cost_units(stack, &placed, w.memberships);
-    ship_orders(&base, &placed, w.concurrency).await?;
+    ship_orders(&base, &users, &placed, w.concurrency).await?;
     stack.settle().await;
     if let Some(o) = outage {
         // The outage may still be running if the workload was short: let it end and
@@ -219,8 +283,16 @@ pub async fn run(stack: &LocalStack, w: &Workload) -> Result<Outcome, DemoError>
     out.figures.memberships = w.memberships;
     out.figures.accept_time = accept_time;
     out.figures.total_time = total_time;
-    check_states(stack, &base, &placed, w.concurrency, &mut out).await?;
-    check_effects(stack, &placed, w.memberships, w.outage.is_some(), &mut out).await?;
+    check_states(&base, &users, &placed, w.concurrency, &mut out).await?;
+    check_effects(
+        stack,
+        &users,
+        &placed,
+        w.memberships,
+        w.outage.is_some(),
+        &mut out,
+    )
+    .await?;
     out.figures.requests = stack.aws.counts();
     out.figures.cost_requests = cost_requests;
     out.figures.cost_units = cost_units;
@@ -244,14 +316,16 @@ fn start_outage(stack: &LocalStack, o: Outage) -> tokio::task::JoinHandle<()> {
 /// Places `orders` orders and cancels those whose plan says so.
 async fn place_orders(
     base: &Arc<str>,
+    users: &Arc<Users>,
     orders: usize,
     concurrency: usize,
 ) -> Result<Vec<Placed>, DemoError> {
     let base = base.clone();
+    let users = users.clone();
     for_each(orders, concurrency, move |i| {
-        let base = base.clone();
+        let (base, users) = (base.clone(), users.clone());
         async move {
-            let api = Api { base: &base };
+            let api = Api::new(&base, users.customer(i));
             let (body, total) = order_body(i);
             let plan = Plan::of(i);
             let r = api
@@ -277,21 +351,23 @@ async fn place_orders(
 /// Signs up `memberships` members and cancels every second one (the even ones).
 async fn sign_up_members(
     stack: &LocalStack,
+    users: &Arc<Users>,
     memberships: usize,
     concurrency: usize,
 ) -> Result<Vec<String>, DemoError> {
     let base = stack.endpoints().http_api;
+    let users = users.clone();
     for_each(memberships, concurrency, move |j| {
         let base: Arc<str> = base.as_str().into();
+        let users = users.clone();
         async move {
-            let api = Api { base: &base };
+            let api = Api::new(&base, &users.members[j]);
             let r = api
                 .call(
                     "sign up",
                     "POST",
                     "/memberships",
-                    Some(json!({"customerId": format!("member-{j}"),
-                                "email": format!("m{j}@example.com"), "plan": "monthly"})),
+                    Some(json!({"plan": "monthly"})),
                     201,
                 )
                 .await?;
@@ -347,6 +423,7 @@ fn cost_units(
 /// Ships the orders whose plan says so: 200 for a live order, 409 for a canceled one.
 async fn ship_orders(
     base: &Arc<str>,
+    users: &Arc<Users>,
     placed: &[Placed],
     concurrency: usize,
 ) -> Result<(), DemoError> {
@@ -357,12 +434,13 @@ async fn ship_orders(
         .collect::<Vec<_>>();
     let ships = Arc::new(ships);
     let base = base.clone();
+    let users = users.clone();
     let ships2 = ships.clone();
     for_each(ships.len(), concurrency, move |k| {
-        let base = base.clone();
+        let (base, users) = (base.clone(), users.clone());
         let (id, plan) = ships2[k].clone();
         async move {
-            let api = Api { base: &base };
+            let api = Api::new(&base, &users.warehouse);
             let expected = if plan == Plan::Ship { 200 } else { 409 };
             api.call(
                 "ship",
@@ -404,25 +482,26 @@ async fn redrive_dead_letters(stack: &LocalStack, out: &mut Outcome) -> Result<(
 }
 
 async fn check_states(
-    stack: &LocalStack,
     base: &Arc<str>,
+    users: &Arc<Users>,
     placed: &[(String, Plan, u64)],
     concurrency: usize,
     out: &mut Outcome,
 ) -> Result<(), DemoError> {
-    let _ = stack;
     let placed: Arc<Vec<(String, Plan, u64)>> = Arc::new(placed.to_vec());
     let p2 = placed.clone();
     let base = base.clone();
+    let users = users.clone();
     let states = for_each(placed.len(), concurrency, move |i| {
-        let base = base.clone();
+        let (base, users) = (base.clone(), users.clone());
         let (id, _, _) = p2[i].clone();
         async move {
-            let api = Api { base: &base };
-            let o = api
+            // Each order read by its customer (placed in order: `placed[i]` is order i),
+            // its shipment by the warehouse.
+            let o = Api::new(&base, users.customer(i))
                 .call("read an order", "GET", &format!("/orders/{id}"), None, 200)
                 .await?;
-            let s = api
+            let s = Api::new(&base, &users.warehouse)
                 .call(
                     "read a shipment",
                     "GET",
@@ -507,6 +586,7 @@ fn nonzero<const N: usize>(counts: [(&str, u64); N]) -> BTreeMap<String, u64> {
 
 async fn check_effects(
     stack: &LocalStack,
+    users: &Users,
     placed: &[Placed],
     memberships: usize,
     outage: bool,
@@ -516,7 +596,7 @@ async fn check_effects(
     let dynamodb = aws_sdk_dynamodb::Client::new(&stack.sdk);
     check_emails(stack, &dynamodb, &expected, outage, out).await?;
     let events = check_events(stack, &dynamodb, &expected, out).await?;
-    check_summary(stack, &expected, out).await?;
+    check_summary(stack, users, &expected, out).await?;
     let left = dead_letters(stack).await?;
     out.check("messages left in dead-letter queues", 0, left.len());
     out.dead_letters.extend(left);
@@ -648,13 +728,14 @@ async fn check_events(
 /// Analytics: the day's numbers.
 async fn check_summary(
     stack: &LocalStack,
+    users: &Users,
     e: &Expected,
     out: &mut Outcome,
 ) -> Result<(), DemoError> {
     let today = chrono::Utc::now().date_naive();
     let from = today.pred_opt().unwrap_or(today);
     let base = stack.endpoints().http_api;
-    let s = Api { base: &base }
+    let s = Api::new(&base, &users.analyst)
         .call(
             "read the summary",
             "GET",
