@@ -715,3 +715,67 @@ fn each_function_reaches_only_what_docs_services_md_says() {
         diffs.join("\n  ")
     );
 }
+
+/// The bus's resource policy, in the translated template: only the outbox relay's role
+/// and the operators the `OperatorPrincipalArns` parameter names may put events with an
+/// `eventmart.*` source; everyone else in the account is explicitly denied, whatever their
+/// own IAM policies allow.
+#[test]
+fn only_the_relay_and_named_operators_may_publish_eventmart_events() {
+    let template = translated();
+    let resources = template["Resources"].as_object().expect("Resources");
+    let policies: Vec<(&String, &Value)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Events::EventBusPolicy")
+        .collect();
+    assert_eq!(policies.len(), 1, "one policy on the bus");
+    let (_, policy) = policies[0];
+    let p = &policy["Properties"];
+    assert_eq!(p["EventBusName"], json!({"Ref": "EventBus"}));
+    let s = &p["Statement"];
+    assert_eq!(s["Effect"], "Deny");
+    assert_eq!(s["Principal"], "*", "the deny applies to every principal");
+    assert_eq!(s["Action"], "events:PutEvents");
+    assert_eq!(s["Resource"], json!({"Fn::GetAtt": ["EventBus", "Arn"]}));
+    let condition = s["Condition"].as_object().expect("Condition");
+    assert_eq!(
+        condition.keys().collect::<Vec<_>>(),
+        ["ArnNotLike", "StringLike"],
+        "only the source and the exempt principals: {condition:?}"
+    );
+    assert_eq!(
+        condition["StringLike"],
+        json!({"events:source": "eventmart.*"})
+    );
+    // Exempt: the relay's role always; the operators only when the parameter names some.
+    let relay = json!({"Fn::GetAtt": ["OutboxRelayRole", "Arn"]});
+    let exempt = &condition["ArnNotLike"]["aws:PrincipalArn"];
+    assert_eq!(exempt["Fn::If"][0], "HasOperators", "{exempt}");
+    assert_eq!(exempt["Fn::If"][2], json!([relay]), "{exempt}");
+    assert_eq!(
+        exempt["Fn::If"][1],
+        json!({"Fn::Split": [",", {"Fn::Sub": "${OutboxRelayRole.Arn},${OperatorPrincipalArns}"}]}),
+        "{exempt}"
+    );
+    assert_eq!(
+        template["Conditions"]["HasOperators"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "OperatorPrincipalArns"}, ""]}]})
+    );
+    let parameter = &template["Parameters"]["OperatorPrincipalArns"];
+    assert_eq!(
+        parameter["Default"], "",
+        "no operator unless the deployer names one"
+    );
+    // The relay is the one function whose role may put events at all (its own policy).
+    let (reports, _) = audit(&template);
+    let publishers: Vec<&String> = reports
+        .iter()
+        .filter(|(_, r)| {
+            r.reach
+                .values()
+                .any(|actions| actions.contains("events:PutEvents"))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(publishers, ["outbox-relay"]);
+}
