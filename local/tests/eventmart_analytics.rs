@@ -1,12 +1,15 @@
-//! The real `analytics` binary, unchanged, under the Runtime and behind the Gateway,
-//! reading its table from the moto server that `scripts/with-moto.sh` started
+//! The real `analytics` binary, unchanged, under the Runtime and behind the Gateway with
+//! a JWT authorizer on its API routes, reading its table from (and signing its analyst in
+//! to a user pool of) the moto server that `scripts/with-moto.sh` started
 //! (`AWS_ENDPOINT_URL`), as `make test` runs it.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use eventmart_local::apigateway::{Gateway, RouteSpec};
+use eventmart_local::apigateway::jwt::JwtAuthorizer;
+use eventmart_local::apigateway::{Authorizer, Gateway, RouteSpec};
+use eventmart_local::cognito::{self, Cognito, LOCAL_PASSWORD};
 use eventmart_local::lambda::{FunctionSpec, Runtime, RuntimeOptions};
 use serde_json::json;
 use std::path::PathBuf;
@@ -93,23 +96,83 @@ async fn daily_table() -> String {
     table
 }
 
+/// A user pool with a client and an analyst signed in: (pool id, client id, id token).
+async fn analyst() -> (String, String, String) {
+    let cognito = Cognito::new(endpoint());
+    let pool = cognito
+        .call(
+            "CreateUserPool",
+            &json!({"PoolName": "analytics-test", "UsernameAttributes": ["email"]}),
+        )
+        .await
+        .expect("pool")["UserPool"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = cognito
+        .call(
+            "CreateUserPoolClient",
+            &json!({"UserPoolId": pool, "ClientName": "web", "ReadAttributes": ["email", "email_verified"]}),
+        )
+        .await
+        .expect("client")["UserPoolClient"]["ClientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cognito
+        .call(
+            "CreateGroup",
+            &json!({"UserPoolId": pool, "GroupName": "analysts"}),
+        )
+        .await
+        .expect("group");
+    let email = "analyst@example.com";
+    cognito
+        .ensure_user(&pool, &client, email, LOCAL_PASSWORD, &["analysts"])
+        .await
+        .expect("analyst");
+    let tokens = cognito
+        .sign_in(&client, email, LOCAL_PASSWORD)
+        .await
+        .expect("signed in");
+    (pool, client, tokens.id_token)
+}
+
 #[tokio::test]
 async fn the_analytics_function_serves_its_routes_through_the_gateway() {
     let table = daily_table().await;
+    let (pool, client, token) = analyst().await;
     let mut spec = FunctionSpec::new(FN, analytics_binary());
     spec.timeout = std::time::Duration::from_secs(10);
     spec.env.insert("ANALYTICS_DAILY_TABLE".into(), table);
     spec.env.insert("RUST_LOG".into(), "info".into());
+    spec.env
+        .insert("COGNITO_ENDPOINT".into(), format!("{}/", endpoint()));
+    spec.env.insert("USER_POOL_ID".into(), pool.clone());
+    spec.env
+        .insert("USER_POOL_CLIENT_ID".into(), client.clone());
     let options = RuntimeOptions {
         function_logs: Some(Arc::new(|_: &str, _: &str| {})),
         ..RuntimeOptions::default()
     };
     let runtime = Runtime::start(vec![spec], options).await.unwrap();
+    let issuer = format!("https://cognito-idp.us-east-1.amazonaws.com/{pool}");
+    let authorizer = Arc::new(Authorizer::new(
+        "CognitoJwt",
+        JwtAuthorizer {
+            issuer: issuer.clone(),
+            audiences: vec![client],
+        },
+        "authorization",
+        cognito::jwks_url(&endpoint(), &issuer),
+    ));
     let routes = vec![
-        RouteSpec::new("GET", "/analytics/summary", FN),
-        RouteSpec::new("GET", "/analytics/daily", FN),
+        RouteSpec::new("GET", "/analytics/summary", FN).with_authorizer(authorizer.clone(), vec![]),
+        RouteSpec::new("GET", "/analytics/daily", FN).with_authorizer(authorizer, vec![]),
         RouteSpec::new("GET", "/dashboard", FN),
     ];
+    let bearer = format!("Bearer {token}");
+    let signed_in = [("authorization", bearer.as_str())];
     let gateway = Gateway::start(routes, Arc::new(runtime.handle()))
         .await
         .unwrap();
@@ -118,7 +181,7 @@ async fn the_analytics_function_serves_its_routes_through_the_gateway() {
         gateway.addr(),
         "GET",
         "/analytics/summary?from=2024-03-01&to=2024-03-02",
-        &[],
+        &signed_in,
         b"",
     )
     .await;
@@ -140,7 +203,7 @@ async fn the_analytics_function_serves_its_routes_through_the_gateway() {
         gateway.addr(),
         "GET",
         "/analytics/summary?from=yesterday",
-        &[],
+        &signed_in,
         b"",
     )
     .await;
@@ -165,8 +228,12 @@ async fn the_analytics_function_serves_its_routes_through_the_gateway() {
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json().unwrap(), json!({"message": "Not Found"}));
 
+    let anonymous = request(gateway.addr(), "GET", "/analytics/daily", &[], b"").await;
+    assert_eq!(anonymous.status, 401, "the authorizer refuses before the function");
+    assert_eq!(anonymous.json().unwrap(), json!({"message": "Unauthorized"}));
+
     let reports = runtime.reports();
-    assert_eq!(reports.len(), 3, "one invocation per routed request");
+    assert_eq!(reports.len(), 3, "one invocation per authorized, routed request");
     assert!(reports[0].cold && reports[0].init_duration.is_some());
     assert!(
         reports[1..]
