@@ -1,5 +1,6 @@
 //! Creates template.yaml's tables and queues on the local server at `AWS_ENDPOINT_URL`
-//! under their logical ids, verifies the default sender with SES, and prints the
+//! under their logical ids, its user pools, clients and groups in Cognito, verifies the
+//! default sender with SES, and prints the
 //! environment every function needs (a `KEY=VALUE` file for `cargo lambda watch
 //! --env-file`). Used by `make watch`.
 
@@ -42,6 +43,16 @@ async fn main() {
         .await
         .ok();
 
+    // Cognito assigns the pool and client ids.
+    let cognito_ids = eventmart_local::cognito::Cognito::new(endpoint())
+        .create(&template)
+        .await
+        .expect("user pools");
+    let cognito_aws = format!(
+        "https://cognito-idp.{}.amazonaws.com/",
+        eventmart_local::aws::REGION
+    );
+
     // The model holds resolved values: each is mapped back to what it names, and given
     // that resource's local value.
     let mut env = BTreeMap::new();
@@ -51,6 +62,12 @@ async fn main() {
                 DEV_BUS.to_owned()
             } else if v == sender {
                 sender.to_owned()
+            } else if v == &cognito_aws {
+                format!("{}/", endpoint().trim_end_matches('/'))
+            } else if let Some(p) = template.user_pools.iter().find(|p| &p.id == v) {
+                cognito_ids[&p.logical_id].clone()
+            } else if let Some(c) = template.user_pool_clients.iter().find(|c| &c.id == v) {
+                cognito_ids[&c.logical_id].clone()
             } else if let Some(t) = template.tables.iter().find(|t| &t.name == v) {
                 tables[&t.logical_id].clone()
             } else if let Some(q) = template.queues.iter().find(|q| &q.url == v) {
