@@ -147,6 +147,9 @@ fn subjects(root: &Path, profile: &str) -> Result<Vec<Subject>, String> {
             "http://127.0.0.1:9/123456789012/bench-dlq",
         ),
         ("SENDER_EMAIL", "bench@example.com"),
+        ("COGNITO_ENDPOINT", "http://127.0.0.1:9/"),
+        ("USER_POOL_ID", "us-east-1_bench"),
+        ("USER_POOL_CLIENT_ID", "benchclient"),
         ("RUST_LOG", "warn"),
         ("POWERTOOLS_LOG_LEVEL", "WARN"),
     ] {

@@ -192,14 +192,13 @@ async fn up(options: StackOptions) -> ExitCode {
     };
     // Written before anything is printed: whoever waits for the endpoints below can then
     // ask `token` for a token at once.
-    let cognito = stack.sign_in_target().map(|target| {
-        let written = serde_json::to_vec_pretty(&target)
+    let cognito = stack.sign_in_target().inspect(|target| {
+        let written = serde_json::to_vec_pretty(target)
             .map_err(|e| e.to_string())
             .and_then(|json| std::fs::write(SIGN_IN_FILE, json).map_err(|e| e.to_string()));
         if let Err(err) = written {
             eprintln!("eventmart-local: writing {SIGN_IN_FILE}: {err}");
         }
-        target
     });
     let e = stack.endpoints();
     println!("Eventmart is up.");

@@ -329,6 +329,7 @@ pub fn signed_in(req: lambda_http::Request, claims: &[(String, String)]) -> lamb
         "accountId": "123456789012",
         "apiId": "api",
         "stage": "$default",
+        "http": {"method": req.method().as_str(), "path": req.uri().path()},
         "authorizer": {"jwt": {"claims": claims, "scopes": null}},
     }))
     .expect("a payload 2.0 request context");

@@ -101,6 +101,48 @@ fn parse_param(name: &str, value: Option<&str>, errors: &mut Vec<FieldError>) ->
 /// Amounts in minor units, per currency.
 pub type Amounts = BTreeMap<Currency, u64>;
 
+/// The minor digits of a currency when ISO 4217 gives none of these: cents and the like.
+pub const DEFAULT_MINOR_DIGITS: u8 = 2;
+
+/// ISO 4217's minor unit of every active currency whose exponent is not
+/// [`DEFAULT_MINOR_DIGITS`]: an amount of `n` minor units is `n / 10^digits` of the
+/// currency (`104979` EUR is €1,049.79, `800` JPY is ¥800, `1500` KWD is 1.500 KD).
+/// Amounts are stored and served in minor units; the dashboard formats them with this
+/// table, which it is given in its config block, so there is one source of it.
+pub const MINOR_DIGITS: &[(&str, u8)] = &[
+    ("BHD", 3),
+    ("BIF", 0),
+    ("CLP", 0),
+    ("DJF", 0),
+    ("GNF", 0),
+    ("IQD", 3),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KMF", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("OMR", 3),
+    ("PYG", 0),
+    ("RWF", 0),
+    ("TND", 3),
+    ("UGX", 0),
+    ("VND", 0),
+    ("VUV", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("XPF", 0),
+];
+
+/// The number of digits after the decimal point of `currency`'s major unit.
+pub fn minor_digits(currency: Currency) -> u8 {
+    MINOR_DIGITS
+        .iter()
+        .find(|(code, _)| *code == currency.as_str())
+        .map_or(DEFAULT_MINOR_DIGITS, |(_, digits)| *digits)
+}
+
 /// The counters of one day, or their sum over days. Sums saturate at `u64::MAX`
 /// rather than wrap: a clamped total is visibly absurd, a wrapped one is not.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -422,5 +464,31 @@ mod tests {
         assert_eq!(s.net_revenue[&cur("EUR")], i64::MAX);
         assert_eq!(s.net_revenue[&cur("USD")], i64::MIN);
         assert_eq!(s.totals.sign_ups, u64::MAX);
+    }
+
+    #[test]
+    fn minor_digits_follow_iso_4217() {
+        for (code, digits) in [
+            ("EUR", 2),
+            ("USD", 2),
+            ("GBP", 2),
+            ("CHF", 2),
+            ("JPY", 0),
+            ("KRW", 0),
+            ("BHD", 3),
+            ("KWD", 3),
+            ("JOD", 3),
+            ("OMR", 3),
+            ("TND", 3),
+        ] {
+            assert_eq!(minor_digits(cur(code)), digits, "{code}");
+        }
+        // Every entry is a currency the event contract accepts, once, in order, and
+        // none repeats the default.
+        for (code, digits) in MINOR_DIGITS {
+            assert_eq!(cur(code).as_str(), *code);
+            assert_ne!(*digits, DEFAULT_MINOR_DIGITS, "{code}");
+        }
+        assert!(MINOR_DIGITS.windows(2).all(|w| w[0].0 < w[1].0));
     }
 }

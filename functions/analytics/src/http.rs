@@ -1,14 +1,18 @@
 //! The HTTP API: `GET /analytics/daily`, `GET /analytics/summary` and `GET /dashboard`.
+//!
+//! The two `/analytics` routes answer callers in the `analysts` group only, checked here
+//! from the JWT authorizer's claims: no claims is a 401, another caller (a customer,
+//! warehouse staff) a 403, both before the query is read. The function does not rely on
+//! the gateway alone: a route left without the authorizer in the template stays closed.
+//! `GET /dashboard` is public: the page shell holds no data (see [`crate::dashboard`]).
 
 use crate::app::App;
 use crate::domain::{Daily, DateRange, Summary};
 use crate::ports::{DailyStore, StoreError};
+use eventmart_shared::auth::{self, AuthError, Caller, Role};
 use eventmart_shared::http::{self, FieldError, Problem, RouteSpec, route};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-
-/// The dashboard page: inline CSS, JS and SVG, nothing fetched but the API itself.
-pub const DASHBOARD_HTML: &str = include_str!("dashboard.html");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
@@ -31,35 +35,55 @@ impl<S: DailyStore> App<S> {
             Ok(m) => m,
             Err(resp) => return resp,
         };
-        let result = match matched.route {
-            Route::Dashboard => {
-                return http::with_body(
-                    StatusCode::OK,
-                    "text/html; charset=utf-8",
-                    DASHBOARD_HTML.to_owned(),
-                );
+        match matched.route {
+            // Public: the shell and its sign-in config, no data.
+            Route::Dashboard => self.dashboard.response(),
+            Route::Daily => {
+                self.for_analyst(&req, |d| http::json(StatusCode::OK, &d))
+                    .await
             }
-            Route::Daily => self
-                .daily(&req)
-                .await
-                .map(|d| http::json(StatusCode::OK, &d)),
-            Route::Summary => self
-                .daily(&req)
-                .await
-                .map(|d| http::json(StatusCode::OK, &Summary::of(&d))),
-        };
-        result.unwrap_or_else(Problem::into_response)
+            Route::Summary => {
+                self.for_analyst(&req, |d| http::json(StatusCode::OK, &Summary::of(&d)))
+                    .await
+            }
+        }
     }
 
-    async fn daily(&self, req: &Request) -> Result<Daily, Problem> {
+    /// `answer` over the requested range, if the caller is an analyst.
+    async fn for_analyst(
+        &self,
+        req: &Request,
+        answer: impl FnOnce(Daily) -> Response<Body>,
+    ) -> Response<Body> {
+        let caller = match analyst(req) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::info!(path = %req.uri().path(), status = e.status().as_u16(), reason = %e, "analytics request refused");
+                return e.into_response();
+            }
+        };
+        self.daily(req, &caller)
+            .await
+            .map(answer)
+            .unwrap_or_else(Problem::into_response)
+    }
+
+    async fn daily(&self, req: &Request, caller: &Caller) -> Result<Daily, Problem> {
         let range = range_of(req)?;
         let stored = self.store.days(range).await.map_err(|e| {
             tracing::error!(error = %e, from = %range.from(), to = %range.to(), "reading the daily aggregates failed");
             store_problem(&e)
         })?;
-        tracing::info!(from = %range.from(), to = %range.to(), storedDays = stored.len(), "analytics range read");
+        tracing::info!(from = %range.from(), to = %range.to(), storedDays = stored.len(), caller = %caller.customer_id(), "analytics range read");
         Ok(Daily::fill(range, stored))
     }
+}
+
+/// The caller of an `/analytics` route: signed in (401 otherwise) and an analyst (403).
+fn analyst(req: &Request) -> Result<Caller, AuthError> {
+    let caller = auth::caller(req)?;
+    caller.require(Role::Analysts)?;
+    Ok(caller)
 }
 
 /// A store that cannot answer is our outage, whether or not a retry of the same call

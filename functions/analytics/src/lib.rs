@@ -6,7 +6,17 @@
 //! | --- | --- |
 //! | `GET /analytics/daily?from=YYYY-MM-DD&to=YYYY-MM-DD` | one row per day of the range, days with no item as zeros |
 //! | `GET /analytics/summary?from=…&to=…` | the range's totals, net revenue per currency, cancellation and churn rates |
-//! | `GET /dashboard` | one HTML page (inline CSS, JS and SVG) that reads the two routes above |
+//! | `GET /dashboard` | one HTML page (inline CSS, JS and SVG) that signs an analyst in and reads the two routes above |
+//!
+//! The `/analytics` routes need an id token of the `analysts` Cognito group, verified by
+//! API Gateway's JWT authorizer; the function checks the claims again (`http`). The
+//! dashboard route is public: the page holds no data, only its code and the sign-in
+//! settings (`dashboard`). It signs in against Cognito's API from the browser
+//! (`USER_PASSWORD_AUTH`), keeps the id token in memory only, and sends it as
+//! `Authorization: Bearer`.
+//!
+//! Configuration: `ANALYTICS_DAILY_TABLE`, and for the page `COGNITO_ENDPOINT`,
+//! `USER_POOL_ID`, `USER_POOL_CLIENT_ID`; the function does not start without each.
 //!
 //! The aggregates are AnalyticsDailyTable's items (partition `series = "daily"`, sort key
 //! `day`), read with one paginated `Query` per request; the function only reads.
@@ -20,7 +30,9 @@
 //!   event's increments to its day in one write, so an event is counted wholly or not
 //!   at all.
 //! * Unknown paths are 404 and other methods 405 with `Allow: GET`, by the one routing
-//!   policy of every function.
+//!   policy of every function. Then, on `/analytics`: no verified token is a 401, a
+//!   caller outside `analysts` a 403 (both `application/problem+json`, the store not
+//!   read); range errors are only reported to analysts.
 //! * A store that cannot be read is a 503 (retrying may help, nothing is cached); an
 //!   item that breaks the layout is a 500 naming no data; neither leaks the store's
 //!   message, which is logged.
@@ -31,6 +43,7 @@
 //!   ingestion's delay (the bus, Lambda's asynchronous invocation and its retries).
 
 pub mod app;
+pub mod dashboard;
 pub mod domain;
 pub mod dynamo;
 pub mod http;
@@ -38,10 +51,13 @@ pub mod http;
 pub mod memory;
 pub mod ports;
 
-pub use app::{ANALYTICS_DAILY_TABLE, App, Deployed, Settings, build, from_env};
+pub use app::{
+    ANALYTICS_DAILY_TABLE, App, COGNITO_ENDPOINT, Deployed, Settings, USER_POOL_CLIENT_ID,
+    USER_POOL_ID, build, from_env,
+};
+pub use dashboard::{DASHBOARD_HTML, Dashboard, SignIn};
 pub use domain::{Counters, Daily, DateRange, Day, MAX_DAYS, Summary};
 pub use dynamo::DynamoDailyStore;
-pub use http::DASHBOARD_HTML;
 #[cfg(any(test, feature = "memory"))]
 pub use memory::MemoryDailyStore;
 pub use ports::{DailyStore, StoreError};

@@ -2,16 +2,51 @@
 //! written with the documented layout of AnalyticsDailyTable, then read over HTTP.
 
 use analytics::app::{self, Settings};
-use analytics::{App, DynamoDailyStore};
+use analytics::{App, DynamoDailyStore, SignIn};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventmart_shared::aws::RequestCounter;
 use eventmart_shared::lambda::Function;
 use eventmart_tests::{
-    create_tables, dynamodb, http_request, repo_root, response_json, sdk_config,
+    create_tables, customer_claims, dynamodb, http_request, repo_root, response_json, sdk_config,
+    staff_claims,
 };
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
+
+const ENDPOINT: &str = "https://cognito-idp.us-east-1.amazonaws.com/";
+
+fn sign_in() -> SignIn {
+    SignIn::new(ENDPOINT, "us-east-1_example", "exampleclient").unwrap()
+}
+
+/// `req` behind the JWT authorizer with `claims`, in the payload 2.0 request context.
+fn signed_in(req: Request, claims: &[(String, String)]) -> Request {
+    let claims: serde_json::Map<String, Value> = claims
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let context: ApiGatewayV2httpRequestContext = serde_json::from_value(json!({
+        "accountId": "123456789012",
+        "apiId": "api",
+        "stage": "$default",
+        "http": {"method": req.method().as_str(), "path": req.uri().path()},
+        "authorizer": {"jwt": {"claims": claims, "scopes": null}},
+    }))
+    .unwrap();
+    req.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+fn analyst() -> Vec<(String, String)> {
+    staff_claims(
+        "0b5e7a8c-2f4d-4e21-9c3a-6d8f1e2a7b90",
+        "analyst@example.com",
+        &["analysts"],
+    )
+}
 
 struct Env {
     client: Client,
@@ -33,7 +68,10 @@ async fn env() -> Env {
 impl Env {
     /// Over the client that counts requests.
     fn app(&self) -> App<DynamoDailyStore> {
-        App::new(DynamoDailyStore::new(self.client.clone(), &self.table))
+        App::new(
+            DynamoDailyStore::new(self.client.clone(), &self.table),
+            &sign_in(),
+        )
     }
 
     /// Writes one day item: `series`, `day` and the given number attributes.
@@ -57,8 +95,10 @@ impl Env {
     }
 }
 
+/// A GET by an analyst.
 async fn get(app: &App<DynamoDailyStore>, path: &str) -> (u16, Value) {
-    response_json(&app.handle(http_request("GET", path, None)).await)
+    let req = signed_in(http_request("GET", path, None), &analyst());
+    response_json(&app.handle(req).await)
 }
 
 fn day_names(body: &Value) -> Vec<String> {
@@ -193,7 +233,10 @@ async fn a_leap_year_of_days_is_read_across_pages() {
         )
         .await;
     }
-    let app = App::new(DynamoDailyStore::new(env.client.clone(), &env.table).with_page_size(10));
+    let app = App::new(
+        DynamoDailyStore::new(env.client.clone(), &env.table).with_page_size(10),
+        &sign_in(),
+    );
     env.queries();
 
     let (status, daily) = get(&app, "/analytics/daily?from=2024-01-01&to=2024-12-31").await;
@@ -250,15 +293,15 @@ async fn a_missing_table_is_a_503_problem() {
         &sdk_config().await,
         &Settings {
             daily_table: format!("{}-does-not-exist", env.table),
+            sign_in: sign_in(),
         },
     );
-    let resp = app
-        .handle(http_request(
-            "GET",
-            "/analytics/daily?from=2024-01-01&to=2024-01-02",
-            None,
-        ))
-        .await;
+    let req = http_request(
+        "GET",
+        "/analytics/daily?from=2024-01-01&to=2024-01-02",
+        None,
+    );
+    let resp = app.handle(signed_in(req, &analyst())).await;
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
 }
@@ -275,7 +318,8 @@ async fn the_dashboard_is_served_as_html_with_no_other_hosts() {
     let html = std::str::from_utf8(resp.body().as_ref()).unwrap();
     assert!(html.contains("id=\"orders-placed-total\""));
     assert!(html.contains("<svg") || html.contains("svg viewBox"));
-    let lower = html.to_ascii_lowercase();
+    // The configured Cognito endpoint, in the config block, is the one URL of the page.
+    let lower = html.replacen(ENDPOINT, "", 1).to_ascii_lowercase();
     assert!(!lower.contains("http://"), "the page names an http URL");
     assert!(!lower.contains("https://"), "the page names an https URL");
     assert_eq!(env.queries(), 0);
@@ -329,6 +373,75 @@ async fn the_sample_events_are_served() {
     }
     seen.sort();
     assert_eq!(seen, ["daily", "dashboard", "summary"]);
+}
+
+/// The analyst's claims are what lets the sample events through: without them, or with a
+/// customer's, the same events are refused before the table is read.
+#[tokio::test]
+async fn the_sample_events_without_an_analyst_are_refused() {
+    let env = env().await;
+    let app = env.app();
+    env.queries();
+    for name in ["daily", "summary"] {
+        let event = eventmart_tests::fixture(&format!("events/analytics/{name}.json"));
+        let claims = &event["requestContext"]["authorizer"]["jwt"]["claims"];
+        assert_eq!(claims["cognito:groups"], "[analysts]", "{name}");
+        assert_eq!(claims["token_use"], "id", "{name}");
+        assert!(event["requestContext"]["authorizer"]["jwt"]["scopes"].is_null());
+
+        let mut anonymous = event.clone();
+        anonymous["requestContext"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorizer");
+        let mut customer = event.clone();
+        customer["requestContext"]["authorizer"]["jwt"]["claims"]
+            .as_object_mut()
+            .unwrap()
+            .remove("cognito:groups");
+        for (who, payload, status) in [
+            ("no authorizer", anonymous, 401),
+            ("a customer", customer, 403),
+        ] {
+            let invoked = app
+                .invoke(LambdaEvent::new(payload, Context::default()))
+                .await
+                .unwrap();
+            assert_eq!(invoked["statusCode"], status, "{name}: {who}");
+        }
+    }
+    let dashboard = eventmart_tests::fixture("events/analytics/dashboard.json");
+    assert!(dashboard["requestContext"].get("authorizer").is_none());
+    assert_eq!(env.queries(), 0);
+}
+
+/// The claims as `eventmart_tests` renders them for the other callers: refused on AWS's
+/// table as in memory.
+#[tokio::test]
+async fn only_analysts_read_the_table() {
+    let env = env().await;
+    let app = env.app();
+    env.queries();
+    let path = "/analytics/summary?from=2024-01-01&to=2024-01-02";
+    let sub = "0b5e7a8c-2f4d-4e21-9c3a-6d8f1e2a7b90";
+    for (claims, status) in [
+        (customer_claims(sub, "alice@example.com"), 403),
+        (staff_claims(sub, "bob@example.com", &["warehouse"]), 403),
+        (analyst(), 200),
+    ] {
+        let resp = app
+            .handle(signed_in(http_request("GET", path, None), &claims))
+            .await;
+        assert_eq!(resp.status(), status, "{claims:?}");
+    }
+    let resp = app.handle(http_request("GET", path, None)).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+    assert_eq!(
+        env.queries(),
+        1,
+        "only the analyst's request reads the table"
+    );
 }
 
 #[tokio::test]

@@ -148,17 +148,14 @@ impl Users {
         let members = (0..memberships)
             .map(|j| format!("m{j}@example.com"))
             .collect();
-        let staff = vec![
-            "warehouse@example.com".to_owned(),
-            "analyst@example.com".to_owned(),
-        ];
-        let mut staff_tokens = sign_in_all(staff[..1].to_vec(), &["warehouse"]).await?;
-        staff_tokens.extend(sign_in_all(staff[1..].to_vec(), &["analysts"]).await?);
+        let mut warehouse =
+            sign_in_all(vec!["warehouse@example.com".into()], &["warehouse"]).await?;
+        let mut analyst = sign_in_all(vec!["analyst@example.com".into()], &["analysts"]).await?;
         Ok(Arc::new(Users {
             customers: sign_in_all(customers, &[]).await?,
             members: sign_in_all(members, &[]).await?,
-            analyst: staff_tokens.pop().unwrap_or_default(),
-            warehouse: staff_tokens.pop().unwrap_or_default(),
+            warehouse: warehouse.pop().unwrap_or_default(),
+            analyst: analyst.pop().unwrap_or_default(),
         }))
     }
 
