@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod support;
+use support::cdp::Browser;
 use support::{fixture, root};
 
 fn options(chaos: Chaos) -> StackOptions {
@@ -385,7 +386,7 @@ async fn a_template_with_an_invalid_pattern_or_an_unsupported_property_fails_at_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_dashboard_shows_the_days_numbers_in_headless_chromium() {
+async fn the_dashboard_signs_in_and_shows_the_days_numbers_in_headless_chromium() {
     let stack = start(options(Chaos::off())).await;
     let report = eventmart_local::eventmart::demo::run(&stack)
         .await
@@ -397,37 +398,87 @@ async fn the_dashboard_shows_the_days_numbers_in_headless_chromium() {
         stack.endpoints().http_api
     );
     let profile = std::env::temp_dir().join(format!("chromium-{}", std::process::id()));
-    let out = std::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(&url)
-        .output()
-        .expect("chromium runs (scripts/install-chromium.sh)");
+    let dashboard = tokio::task::spawn_blocking(move || {
+        let mut browser = Browser::launch(&profile);
+        let sign_in = |browser: &mut Browser, password: &str| {
+            let page = browser.open(&url);
+            browser.eval(
+                &page,
+                &format!(
+                    "document.getElementById('email').value = 'analyst@example.com';
+                     document.getElementById('password').value = {};
+                     document.getElementById('sign-in-button').click(); true",
+                    serde_json::to_string(password).unwrap()
+                ),
+            );
+            page
+        };
+
+        // A wrong password: an error, and no numbers.
+        let page = sign_in(&mut browser, "Wrong-passw0rd");
+        let error = browser.wait_for(&page, "document.getElementById('error').textContent");
+        let hidden = browser.eval(&page, "document.getElementById('dashboard').hidden");
+        let shown = browser.eval(
+            &page,
+            "document.getElementById('orders-placed-total').textContent",
+        );
+
+        // The analyst the demo signed up: the day's numbers.
+        let page = sign_in(&mut browser, eventmart_local::cognito::LOCAL_PASSWORD);
+        browser.wait_for(
+            &page,
+            "!document.getElementById('dashboard').hidden && \
+             document.getElementById('orders-placed-total').textContent !== '–'",
+        );
+        let text = |browser: &mut Browser, id: &str| {
+            browser.eval(
+                &page,
+                &format!("document.getElementById('{id}').textContent.trim()"),
+            )
+        };
+        let numbers: Vec<Value> = [
+            "orders-placed-total",
+            "orders-canceled-total",
+            "shipments-total",
+            "sign-ups-total",
+            "membership-cancellations-total",
+            "gross-revenue-EUR",
+        ]
+        .iter()
+        .map(|id| text(&mut browser, id))
+        .collect();
+        let ticks = browser.eval(
+            &page,
+            "[...document.querySelectorAll('#chart-counts text.y-tick')].map(t => t.textContent)",
+        );
+        let stored = browser.eval(
+            &page,
+            "localStorage.length + sessionStorage.length + document.cookie.length",
+        );
+        (error, hidden, shown, numbers, ticks, stored)
+    })
+    .await
+    .expect("the browser session");
     stack.shutdown().await;
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let text_of = |id: &str| {
-        let start = dom
-            .find(&format!("id=\"{id}\""))
-            .unwrap_or_else(|| panic!("#{id} in the page:\n{dom}"));
-        let after = &dom[start..];
-        let open = after.find('>').unwrap() + 1;
-        let close = after[open..].find('<').unwrap();
-        after[open..open + close].trim().to_owned()
-    };
-    assert_eq!(text_of("orders-placed-total"), "3");
-    assert_eq!(text_of("orders-canceled-total"), "1");
-    assert_eq!(text_of("shipments-total"), "1");
-    assert_eq!(text_of("sign-ups-total"), "1");
-    assert_eq!(text_of("membership-cancellations-total"), "1");
+    let (error, hidden, shown, numbers, ticks, stored) = dashboard;
+    assert_eq!(error, "Wrong email or password");
+    assert_eq!(hidden, true, "no numbers without a sign-in");
+    assert_eq!(shown, "–");
+    // Three orders (89.99 + 25.00 + 129.00 EUR), one canceled, one shipped, one member
+    // who left; money in euros, not minor units.
+    assert_eq!(numbers, ["3", "1", "1", "1", "1", "€243.99"]);
+    let ticks: Vec<String> = serde_json::from_value(ticks).expect("tick labels");
+    assert!(!ticks.is_empty(), "the activity chart has y ticks");
+    let counts: Vec<u64> = ticks
+        .iter()
+        .map(|t| {
+            t.parse()
+                .unwrap_or_else(|_| panic!("integer ticks only: {ticks:?}"))
+        })
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] != w[1]),
+        "no tick twice: {ticks:?}"
+    );
+    assert_eq!(stored, 0, "tokens in memory only: no storage, no cookie");
 }

@@ -1,6 +1,8 @@
 //! What the emulator's black-box tests share. Each test crate uses part of it.
 #![allow(dead_code)]
 
+pub mod cdp;
+
 use eventmart_local::client::{self, HttpResponse};
 use eventmart_local::lambda::{BoxFuture, InvokeError, Invoker};
 use serde_json::Value;
