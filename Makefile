@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 REGION ?= us-east-1
 
-.PHONY: demo up setup test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis schemathesis-smoke template-check watch build deploy schemas clean
+.PHONY: demo up setup test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis schemathesis-smoke template-check checkov watch build deploy schemas clean
 
 ## demo: the whole system on this machine, its story told and checked (exit 1 if any
 ## effect did not happen exactly once); needs only the Python tools (ARGS="--kill 0.1 ...").
@@ -110,9 +110,16 @@ scale: setup
 	cargo build --release -p eventmart-bench --bin soak
 	target/release/soak scale --release --orders 1000,10000 --out target/bench/scale.md
 
-template-check:
+## template-check: cfn-lint, SAM's validation and checkov over template.yaml.
+template-check: checkov
 	cfn-lint template.yaml
 	sam validate --lint --region $(REGION)
+
+## checkov: checkov's CloudFormation checks over template.yaml (pinned, in its own venv,
+## target/tools/checkov-venv); fails on any failed check. Checks that do not apply are
+## skipped in the resource's Metadata with the reason.
+checkov:
+	scripts/checkov.sh
 
 ## watch: every function under `cargo lambda watch` (127.0.0.1:9000) against moto.
 watch: setup
