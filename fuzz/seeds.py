@@ -15,7 +15,8 @@ finds, so re-seeding an existing corpus adds nothing twice):
 - pattern_match: those patterns, a NUL byte, and each sample event (the conformance
   cases' own pairs too);
 - http_orders, http_memberships: the request bodies of events/orders/ and
-  events/memberships/ as sequences of requests (see fuzz/src/http.rs for the format).
+  events/memberships/ as sequences of requests by Ada, Bob, no one signed in and a
+  token without a verified email (see fuzz/src/http.rs for the format).
 """
 
 import hashlib
@@ -129,7 +130,7 @@ def main() -> None:
             + b"\xff"
             + step(0, 0x04, create)
             + b"\xff"
-            + step(0, 0x04, create.replace(b"cust-42", b"cust-43"))
+            + step(0, 0x04, create.replace(b"EUR", b"USD").replace(b"annual", b"monthly"))
             + b"\xff"
             + step(1, 0x08, cancel)
             + b"\xff"
@@ -149,6 +150,21 @@ def main() -> None:
             step(0, 0, b"{"),
             step(0, 0, b""),
             step(0, 0, b'{"items":[{}],"extra":1}'),
+            # The customer is the caller, never the body.
+            step(0, 0, b'{"customerId":"cust-42","email":"ada@example.com","plan":"annual"}'),
+            # Callers (bits 3-4 of byte 0): Bob reads and cancels Ada's, then replays her
+            # key; no claims; a token without a verified email.
+            step(0, 0x04, create)
+            + b"\xff"
+            + step(2 | 1 << 3, 0, b"")
+            + b"\xff"
+            + step(1 | 1 << 3, 0, cancel)
+            + b"\xff"
+            + step(0 | 1 << 3, 0x04, create)
+            + b"\xff"
+            + step(2, 0, b""),
+            step(0 | 2 << 3, 0, create) + b"\xff" + step(0, 0, create) + b"\xff" + step(2 | 2 << 3, 0, b""),
+            step(0 | 3 << 3, 0, create) + b"\xff" + step(2 | 3 << 3, 0, b""),
         ] + [step(r, 0, b"") for r in range(3, 8)]
         for s in seeds:
             write(out, target, s)

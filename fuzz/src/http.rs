@@ -4,9 +4,11 @@
 //! text never holds, so JSON bodies stay whole). Each request is two control bytes and a
 //! body:
 //!
-//! - byte 0, the route (`C` is `orders` or `memberships`): 0 `POST /C`, 1 `POST
+//! - byte 0: bits 0–2 the route (`C` is `orders` or `memberships`): 0 `POST /C`, 1 `POST
 //!   /C/{id}/cancel`, 2 `GET /C/{id}`, 3 `PUT /C`, 4 `DELETE /C/{id}`, 5 `POST /C/{id}`,
-//!   6 `GET /C/{id}/cancel`, 7 `GET /elsewhere`;
+//!   6 `GET /C/{id}/cancel`, 7 `GET /elsewhere`; bits 3–4 the caller, as the JWT
+//!   authorizer passes it (Ada, Bob, no claims at all, Ada's token without a verified
+//!   email);
 //! - byte 1, flags: bits 0–1 the id (the last one created, a fresh UUID v7, a UUID v4,
 //!   the body's first line); bits 2–3 the `Idempotency-Key` (none, `key-a`, `key-b`, a
 //!   malformed one); bits 4–5 the `Content-Type` (`application/json`, none,
@@ -28,8 +30,73 @@ pub const MAX_STEPS: usize = 8;
 #[derive(Debug)]
 pub struct Step<'a> {
     pub route: Route,
+    pub caller: Caller,
     pub flags: u8,
     pub body: &'a [u8],
+}
+
+/// Who sends a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Ada,
+    Bob,
+    /// No claims: a request no authorizer passed.
+    Nobody,
+    /// Ada's token, without a verified email.
+    Unverified,
+}
+
+impl Caller {
+    fn of(b: u8) -> Caller {
+        match (b >> 3) & 0b11 {
+            0 => Caller::Ada,
+            1 => Caller::Bob,
+            2 => Caller::Nobody,
+            _ => Caller::Unverified,
+        }
+    }
+
+    /// The token's `sub`: the customer of everything the caller creates.
+    pub fn sub(self) -> Option<&'static str> {
+        match self {
+            Caller::Ada | Caller::Unverified => Some("7d4e2a1c-5b3f-4e8a-9c6d-1f2e3a4b5c6d"),
+            Caller::Bob => Some("0c9b8a7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d"),
+            Caller::Nobody => None,
+        }
+    }
+
+    /// The claims API Gateway's JWT authorizer passes for the caller's id token.
+    fn claims(self) -> Option<serde_json::Map<String, Value>> {
+        let sub = self.sub()?;
+        let (email, verified) = match self {
+            Caller::Bob => ("bob@example.com", "true"),
+            Caller::Unverified => ("ada@example.com", "false"),
+            _ => ("ada@example.com", "true"),
+        };
+        let claims = serde_json::json!({
+            "sub": sub, "email": email, "email_verified": verified, "token_use": "id",
+            "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example",
+            "aud": "exampleclient", "exp": "4102444800",
+        });
+        claims.as_object().cloned()
+    }
+
+    /// `req` as the function receives it from this caller.
+    fn sign(self, req: Request) -> Request {
+        use lambda_http::RequestExt;
+        use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+        use lambda_http::request::RequestContext;
+        let Some(claims) = self.claims() else {
+            return req;
+        };
+        let context: ApiGatewayV2httpRequestContext = serde_json::from_value(serde_json::json!({
+            "accountId": "123456789012", "apiId": "api", "stage": "$default",
+            "http": {"method": req.method().as_str(), "path": req.uri().path()},
+            "authorizer": {"jwt": {"claims": claims, "scopes": null}},
+        }))
+        .expect("a payload 2.0 request context");
+        req.with_request_context(RequestContext::ApiGatewayV2(context))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +133,7 @@ pub fn steps(data: &[u8]) -> Vec<Step<'_>> {
         .filter_map(|chunk| match chunk {
             [r, f, body @ ..] => Some(Step {
                 route: Route::of(*r),
+                caller: Caller::of(*r),
                 flags: *f,
                 body,
             }),
@@ -135,18 +203,20 @@ pub fn request(collection: &str, step: &Step<'_>, last: Option<&str>) -> Request
     if step.flags & 0x80 != 0 {
         body.resize(MAX_BODY_BYTES + 1, b' ');
     }
-    builder
+    let req = builder
         .body(Body::from(body))
-        .expect("the request is well formed")
+        .expect("the request is well formed");
+    step.caller.sign(req)
 }
 
-/// The statuses openapi.yaml documents for a route (the in-memory store never fails, so
-/// no 503).
+/// The statuses openapi.yaml documents for a route that its handler can answer here (the
+/// in-memory store never fails, so no 503; only a create needs the verified email whose
+/// absence is a 403).
 fn documented(route: Route) -> &'static [u16] {
     match route {
-        Route::Create => &[201, 400, 409, 413, 415, 422],
-        Route::Cancel => &[200, 400, 404, 409, 413, 415, 422],
-        Route::Get => &[200, 404],
+        Route::Create => &[201, 400, 401, 403, 409, 413, 415, 422],
+        Route::Cancel => &[200, 400, 401, 404, 409, 413, 415, 422],
+        Route::Get => &[200, 401, 404],
         Route::WrongCollection | Route::WrongItem | Route::PostItem | Route::GetCancel => &[405],
         Route::Elsewhere => &[404],
     }
@@ -154,10 +224,13 @@ fn documented(route: Route) -> &'static [u16] {
 
 /// What every response must be: a documented status, JSON of the documented shape, a
 /// problem document for every error; a 2xx carries the resource (read by `resource`,
-/// which returns its id), a 201 its `Location`. Returns the id of a created resource.
+/// which returns its id), the caller's own, a 201 its `Location`. A request without
+/// claims is a 401 on every route, a create without a verified email a 403. Returns the
+/// id of a created resource.
 pub fn check_response(
     collection: &str,
     route: Route,
+    caller: Caller,
     resp: &Response<Body>,
     resource: impl Fn(&Value) -> String,
 ) -> Option<String> {
@@ -166,6 +239,17 @@ pub fn check_response(
         documented(route).contains(&status.as_u16()),
         "{route:?} answered {status}, which openapi.yaml does not document"
     );
+    let routed = matches!(route, Route::Create | Route::Cancel | Route::Get);
+    if routed && caller == Caller::Nobody {
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{route:?} without claims");
+    }
+    if route == Route::Create && caller == Caller::Unverified {
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "a create without a verified email"
+        );
+    }
     let content_type = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -175,6 +259,11 @@ pub fn check_response(
         .unwrap_or_else(|e| panic!("{route:?} {status}: the body is not JSON: {e}"));
     if status.is_success() {
         assert_eq!(content_type, "application/json");
+        assert_eq!(
+            body["customerId"].as_str(),
+            caller.sub(),
+            "{route:?}: a resource of another customer, or not the caller's"
+        );
         let id = resource(&body);
         if status == StatusCode::CREATED {
             let location = resp
@@ -261,10 +350,18 @@ pub fn drive<F, Fut>(
         let req = request(collection, &step, last.as_deref());
         let keyed = matches!((step.flags >> 2) & 0b11, 1 | 2)
             && matches!(step.route, Route::Create | Route::Cancel);
-        let signature = format!("{} {} {}", req.uri(), step.flags, step.route as u8);
+        // A key is its caller's own: only the same caller's retry replays the answer.
+        let signature = format!(
+            "{} {} {} {:?}",
+            req.uri(),
+            step.flags,
+            step.route as u8,
+            step.caller
+        );
         let resp = runtime().block_on(handle(req));
-        if let Some(id) = check_response(collection, step.route, &resp, |v| resource(step.route, v))
-        {
+        if let Some(id) = check_response(collection, step.route, step.caller, &resp, |v| {
+            resource(step.route, v)
+        }) {
             last = Some(id);
         }
         check_outbox(&store.take_committed(), events(step.route));

@@ -319,7 +319,14 @@ async fn every_operation_answers_each_kind_of_caller_as_the_api_says() {
             }
         }
         stack.settle().await;
-        if written(&stack).await != before {
+        let (mut after, mut before) = (written(&stack).await, before);
+        if refused.iter().any(|k| expected(op, *k) == 409) {
+            // A 409 is stored under its Idempotency-Key, so that a retry of a request
+            // that did succeed replays its answer: the one write a refusal may make.
+            after.0.remove("IdempotencyTable");
+            before.0.remove("IdempotencyTable");
+        }
+        if after != before {
             wrong.push(format!("{op}: a refusal wrote something"));
         }
         for k in &served {

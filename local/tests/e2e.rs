@@ -402,6 +402,7 @@ async fn the_dashboard_signs_in_and_shows_the_days_numbers_in_headless_chromium(
         let mut browser = Browser::launch(&profile);
         let sign_in = |browser: &mut Browser, password: &str| {
             let page = browser.open(&url);
+            browser.wait_for(&page, "document.getElementById('sign-in-button') !== null");
             browser.eval(
                 &page,
                 &format!(

@@ -229,11 +229,21 @@ async fn the_analytics_function_serves_its_routes_through_the_gateway() {
     assert_eq!(missing.json().unwrap(), json!({"message": "Not Found"}));
 
     let anonymous = request(gateway.addr(), "GET", "/analytics/daily", &[], b"").await;
-    assert_eq!(anonymous.status, 401, "the authorizer refuses before the function");
-    assert_eq!(anonymous.json().unwrap(), json!({"message": "Unauthorized"}));
+    assert_eq!(
+        anonymous.status, 401,
+        "the authorizer refuses before the function"
+    );
+    assert_eq!(
+        anonymous.json().unwrap(),
+        json!({"message": "Unauthorized"})
+    );
 
     let reports = runtime.reports();
-    assert_eq!(reports.len(), 3, "one invocation per authorized, routed request");
+    assert_eq!(
+        reports.len(),
+        3,
+        "one invocation per authorized, routed request"
+    );
     assert!(reports[0].cold && reports[0].init_duration.is_some());
     assert!(
         reports[1..]

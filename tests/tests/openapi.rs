@@ -1,16 +1,22 @@
 //! openapi.yaml stays true to the routing and to the handlers: its paths and methods are
 //! exactly the HttpApi routes of template.yaml, every documented operation is served by
 //! the function the template routes it to, and what the handlers answer (successes and
-//! problems) validates against the documented responses.
+//! problems) validates against the documented responses. Its security too: an operation
+//! is public exactly when its route opts out of the template's JWT authorizer, a secured
+//! one is refused 401 by its handler without the authorizer's claims, and the Cognito
+//! group it names (`x-eventmart-group`) is the one its handler requires.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use eventmart_shared::events::{EventId, OrderId};
+use eventmart_local::template::RouteAuth;
+use eventmart_shared::auth::Role;
+use eventmart_shared::events::{EventId, MembershipId, OrderId};
 use eventmart_tests::{
-    create_queue, create_tables, dynamodb, fixture, http_request_with, response_json, sqs, stack,
+    create_queue, create_tables, customer_claims, dynamodb, fixture, http_request_with,
+    response_json, signed_in, sqs, stack, staff_claims, template_yaml,
 };
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const HTTP_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -55,6 +61,8 @@ struct Apis {
     analytics: analytics::Deployed,
     dynamodb: aws_sdk_dynamodb::Client,
     daily_table: String,
+    /// Every table, logical id → name.
+    tables: HashMap<String, String>,
 }
 
 impl Apis {
@@ -97,11 +105,36 @@ impl Apis {
                 &eventmart_tests::sdk_config().await,
                 &analytics::Settings {
                     daily_table: tables["AnalyticsDailyTable"].clone(),
+                    sign_in: analytics::SignIn::new(
+                        "https://cognito-idp.us-east-1.amazonaws.com/",
+                        "us-east-1_example",
+                        "exampleclient",
+                    )
+                    .expect("valid sign-in settings"),
                 },
             ),
             dynamodb: client,
             daily_table: tables["AnalyticsDailyTable"].clone(),
+            tables,
         }
+    }
+
+    /// The number of items of every table: what a refusal must leave alone.
+    async fn written(&self) -> BTreeMap<String, i32> {
+        let mut counts = BTreeMap::new();
+        for (id, name) in &self.tables {
+            let out = self
+                .dynamodb
+                .scan()
+                .table_name(name)
+                .consistent_read(true)
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .send()
+                .await
+                .expect("scan");
+            counts.insert(id.clone(), out.count());
+        }
+        counts
     }
 
     async fn handle(&self, req: Request) -> Response<Body> {
@@ -146,6 +179,61 @@ fn n(v: u64) -> AttributeValue {
 
 fn doc() -> Value {
     fixture("openapi.yaml")
+}
+
+/// The customer the tests sign in as (a Cognito sub).
+const CUSTOMER: &str = "7d4e2a1c-5b3f-4e8a-9c6d-1f2e3a4b5c6d";
+
+type Claims = Vec<(String, String)>;
+
+fn customer() -> Claims {
+    customer_claims(CUSTOMER, "ada@example.com")
+}
+
+/// A member of the Cognito groups `groups`, and of no other.
+fn staff(groups: &[&str]) -> Claims {
+    staff_claims(
+        "0b5e7a8c-2f4d-4e21-9c3a-6d8f1e2a7b90",
+        "staff@example.com",
+        groups,
+    )
+}
+
+/// The security requirement of an operation, its own or the document's: public when
+/// empty.
+fn security<'a>(doc: &'a Value, path: &str, method: &str) -> &'a Value {
+    doc["paths"][path][method]
+        .get("security")
+        .unwrap_or(&doc["security"])
+}
+
+fn is_public(doc: &Value, path: &str, method: &str) -> bool {
+    security(doc, path, method) == &json!([])
+}
+
+/// The Cognito group an operation needs beyond a valid token (`x-eventmart-group`).
+fn group<'a>(doc: &'a Value, path: &str, method: &str) -> Option<&'a str> {
+    doc["paths"][path][method]["x-eventmart-group"].as_str()
+}
+
+/// Who calls an operation in the tests of what it serves: no one signed in for a public
+/// one, a member of its group, else a customer.
+fn caller_for(doc: &Value, path: &str, method: &str) -> Option<Claims> {
+    if is_public(doc, path, method) {
+        return None;
+    }
+    Some(match group(doc, path, method) {
+        Some(g) => staff(&[g]),
+        None => customer(),
+    })
+}
+
+/// `req` as the function receives it from the caller of `claims` (none: no authorizer).
+fn as_caller(req: Request, claims: Option<&Claims>) -> Request {
+    match claims {
+        Some(c) => signed_in(req, c),
+        None => req,
+    }
 }
 
 /// Every documented (path, method), method in lower case, in document order.
@@ -411,7 +499,10 @@ async fn every_documented_operation_is_served_as_documented() {
             body.as_ref(),
             &[("x-correlation-id", "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f")],
         );
-        let resp = apis.handle(req).await;
+        // The group it documents is enough: a member of it and of no other is served.
+        let resp = apis
+            .handle(as_caller(req, caller_for(&doc, path, method).as_ref()))
+            .await;
         let status = resp.status().as_u16();
         assert!(
             (200..300).contains(&status),
@@ -435,6 +526,14 @@ async fn every_documented_operation_is_served_as_documented() {
         }
     }
     assert_eq!(ids.len(), 3, "{ids:?}");
+    // What was created is the signed-in customer's, to their verified email.
+    for created in [
+        &bodies[&("/orders".to_owned(), "post".to_owned())],
+        &bodies[&("/memberships".to_owned(), "post".to_owned())],
+    ] {
+        assert_eq!(created["customerId"], CUSTOMER);
+        assert_eq!(created["email"], "ada@example.com");
+    }
 
     // The bodies checked above carry what the stores hold, not just the right shapes.
     let get_shipment = &bodies[&("/fulfillments/{orderId}".to_owned(), "get".to_owned())];
@@ -458,22 +557,33 @@ async fn error_responses_match_their_documented_schemas() {
     let place = example(&doc, "/orders", "post").unwrap();
     let sign_up = example(&doc, "/memberships", "post").unwrap();
     let reason = json!({"reason": "r"});
+    let as_customer = |req: Request| signed_in(req, &customer());
     let order_id = {
         let resp = apis
-            .handle(http_request_with("POST", "/orders", Some(&place), &[]))
+            .handle(as_customer(http_request_with(
+                "POST",
+                "/orders",
+                Some(&place),
+                &[],
+            )))
             .await;
         let body: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
         body["orderId"].as_str().unwrap().to_owned()
     };
     let cancel = format!("/orders/{order_id}/cancel");
-    apis.handle(http_request_with("POST", &cancel, Some(&reason), &[]))
-        .await;
-    apis.handle(http_request_with(
+    apis.handle(as_customer(http_request_with(
+        "POST",
+        &cancel,
+        Some(&reason),
+        &[],
+    )))
+    .await;
+    apis.handle(as_customer(http_request_with(
         "POST",
         "/memberships",
         Some(&sign_up),
         &[],
-    ))
+    )))
     .await;
     // A shipment being prepared, and one whose cancel came before its order.
     let prepared = OrderId::new();
@@ -487,7 +597,7 @@ async fn error_responses_match_their_documented_schemas() {
     )
     .await;
 
-    let big = json!({"customerId": "c".repeat(65 * 1024)});
+    let big = json!({"currency": "c".repeat(65 * 1024)});
     let invalid = json!({"customerId": "", "items": [{"quantity": 0}]});
     let unknown = "/orders/0193b3a4-1111-7aaa-8bbb-00000000ffff";
     let no_shipment = format!("/fulfillments/{}", OrderId::new());
@@ -774,6 +884,7 @@ async fn error_responses_match_their_documented_schemas() {
     ];
     for (request, path, method, expected) in cases {
         let uri = request.uri().to_string();
+        let request = as_caller(request, caller_for(&doc, path, method).as_ref());
         let resp = apis.handle(request).await;
         assert_eq!(
             resp.status().as_u16(),
@@ -787,12 +898,12 @@ async fn error_responses_match_their_documented_schemas() {
     let mut other = place.clone();
     other["currency"] = json!("USD");
     let resp = apis
-        .handle(req(
+        .handle(as_customer(req(
             "POST",
             "/orders",
             Some(&other),
             &[("idempotency-key", "k")],
-        ))
+        )))
         .await;
     assert_eq!(resp.status(), 422);
     check(&doc, "/orders", "post", &resp);
@@ -845,6 +956,7 @@ async fn error_responses_match_their_documented_schemas() {
         ),
     ];
     for (request, path, method) in cases {
+        let request = as_caller(request, caller_for(&doc, path, method).as_ref());
         let resp = down.handle(request).await;
         assert_eq!(resp.status(), 503, "{method} {path}: {:?}", resp.body());
         check(&doc, path, method, &resp);
@@ -859,4 +971,178 @@ fn raw(method: &str, path: &str, content_type: &str, body: &str) -> Request {
     let mut r = http_request_with(method, path, None, &[("content-type", content_type)]);
     *r.body_mut() = Body::Text(body.to_owned());
     r
+}
+
+#[test]
+fn security_is_documented_on_every_operation_and_matches_the_template() {
+    let doc = doc();
+    assert_eq!(
+        doc["components"]["securitySchemes"]["cognito"],
+        json!({
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": doc["components"]["securitySchemes"]["cognito"]["description"],
+        })
+    );
+    let scheme = doc["components"]["securitySchemes"]["cognito"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        scheme.contains("Cognito id token of the stack's user pool"),
+        "{scheme}"
+    );
+    assert_eq!(doc["security"], json!([{"cognito": []}]));
+    let yaml = template_yaml();
+    let groups: BTreeSet<&str> = stack()
+        .user_pool_groups
+        .iter()
+        .map(|g| g.name.as_str())
+        .collect();
+    let mut public = vec![];
+    for (path, method) in operations(&doc) {
+        let op = &doc["paths"][&path][&method];
+        let what = format!("{method} {path}");
+        // Each operation states its requirement: a new one cannot inherit it unawares.
+        let declared = op
+            .get("security")
+            .unwrap_or_else(|| panic!("{what}: no security of its own"));
+        assert!(
+            declared == &json!([]) || declared == &json!([{"cognito": []}]),
+            "{what}: security {declared}"
+        );
+        let secured = !is_public(&doc, &path, &method);
+        for status in ["401", "403"] {
+            assert_eq!(
+                op["responses"].get(status).is_some(),
+                secured,
+                "{what}: {status} is documented exactly when the operation is secured"
+            );
+        }
+        if let Some(g) = group(&doc, &path, &method) {
+            assert!(secured, "{what}: a group on a public operation");
+            assert!(Role::from_group(g).is_some(), "{what}: {g} is no role");
+            assert!(
+                groups.contains(g),
+                "{what}: {g} is no group of the user pool"
+            );
+        }
+        let expected_group = match path.split('/').nth(1) {
+            Some("fulfillments") => Some("warehouse"),
+            Some("analytics") => Some("analysts"),
+            _ => None,
+        };
+        assert_eq!(group(&doc, &path, &method), expected_group, "{what}");
+
+        // The template agrees: a public operation's route opts out of the authorizer
+        // (`Auth: { Authorizer: NONE }`), and a secured one's does not and is behind a
+        // JWT authorizer that asks for no scope (an id token carries none).
+        let route = stack()
+            .routes
+            .iter()
+            .find(|r| r.method == method.to_uppercase() && r.path == path)
+            .unwrap_or_else(|| panic!("{what}: no route"));
+        let auth = &yaml["Resources"][route.function.as_str()]["Properties"]["Events"]
+            [route.event.as_str()]["Properties"]["Auth"];
+        let opts_out = auth["Authorizer"].as_str() == Some("NONE");
+        assert_eq!(
+            opts_out, !secured,
+            "{what}: public in openapi.yaml exactly when its route says Auth: {{ Authorizer: NONE }}"
+        );
+        if secured {
+            assert!(
+                matches!(&route.auth, RouteAuth::Jwt { scopes, .. } if scopes.is_empty()),
+                "{what}: behind no JWT authorizer, or one asking for scopes: {:?}",
+                route.auth
+            );
+        } else {
+            assert_eq!(route.auth, RouteAuth::Public, "{what}");
+            public.push(what);
+        }
+    }
+    assert_eq!(public, ["get /dashboard"], "the page shell alone is public");
+}
+
+#[tokio::test]
+async fn secured_operations_refuse_as_documented_and_write_nothing() {
+    let doc = doc();
+    let apis = Apis::new(true).await;
+    // Any id will do: who the caller is is decided before any id is read.
+    let ids: HashMap<(String, String), String> = HashMap::from([
+        (
+            ("orders".into(), "orderId".into()),
+            OrderId::new().to_string(),
+        ),
+        (
+            ("memberships".into(), "membershipId".into()),
+            MembershipId::new().to_string(),
+        ),
+        (
+            ("fulfillments".into(), "orderId".into()),
+            OrderId::new().to_string(),
+        ),
+    ]);
+    let mut unverified = customer();
+    unverified.retain(|(k, _)| k != "email_verified");
+    let before = apis.written().await;
+    let mut checked = 0;
+    for (path, method) in operations(&doc) {
+        if is_public(&doc, &path, &method) {
+            continue;
+        }
+        let uri = concrete(&doc, &path, &method, &ids);
+        let body = example(&doc, &path, &method);
+        let call = |claims: Option<&Claims>| {
+            let req = http_request_with(
+                &method.to_uppercase(),
+                &uri,
+                body.as_ref(),
+                &[("idempotency-key", "k-refused")],
+            );
+            apis.handle(as_caller(req, claims))
+        };
+        let what = format!("{method} {uri}");
+        let problem = |resp: &Response<Body>| -> Value { response_json(resp).1 };
+
+        // No claims: the handler does not trust the gateway alone.
+        let resp = call(None).await;
+        assert_eq!(resp.status(), 401, "{what}: {:?}", resp.body());
+        check(&doc, &path, &method, &resp);
+        assert_eq!(resp.headers()["www-authenticate"], "Bearer", "{what}");
+        assert_eq!(
+            problem(&resp)["type"],
+            "urn:eventmart:problem:unauthenticated",
+            "{what}"
+        );
+
+        // Without the documented group, whatever else the caller is: 403.
+        if let Some(needed) = group(&doc, &path, &method) {
+            let others: Vec<&str> = Role::ALL
+                .iter()
+                .map(|r| r.group())
+                .filter(|g| *g != needed)
+                .collect();
+            for claims in [customer(), staff(&others)] {
+                let resp = call(Some(&claims)).await;
+                assert_eq!(resp.status(), 403, "{what} as {claims:?}");
+                check(&doc, &path, &method, &resp);
+                let p = problem(&resp);
+                assert_eq!(p["type"], "urn:eventmart:problem:forbidden", "{what}");
+                assert_eq!(
+                    p["detail"],
+                    format!("this needs the {needed} role"),
+                    "{what}"
+                );
+            }
+        }
+        // What a customer creates is confirmed to their verified email: none, 403.
+        if method == "post" && (path == "/orders" || path == "/memberships") {
+            let resp = call(Some(&unverified)).await;
+            assert_eq!(resp.status(), 403, "{what}");
+            check(&doc, &path, &method, &resp);
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 10, "every operation but the dashboard is secured");
+    assert_eq!(apis.written().await, before, "a refusal wrote");
 }

@@ -2,6 +2,7 @@
 //! no I/O; the handler reads the shipment, asks here what to do, and commits the result.
 
 use chrono::{DateTime, Utc};
+use eventmart_shared::auth::{AuthError, Caller, Role};
 use eventmart_shared::events::{
     CorrelationId, CustomerId, Email, Envelope, Event, FulfillmentCancelRejected,
     FulfillmentCanceled, FulfillmentStarted, Metadata, OrderCanceled, OrderId, OrderPlaced,
@@ -313,5 +314,47 @@ pub fn ship(
         }
         State::Shipped(_) => Ok((current.clone(), vec![])),
         State::Canceled { .. } => Err(ShipRefused::Canceled(order_id)),
+    }
+}
+
+/// Who may read shipments and mark them shipped: the warehouse.
+pub const SHIPPER: Role = Role::Warehouse;
+
+/// The decision of every warehouse route, made before anything is read: the caller must
+/// be in the [`SHIPPER`] group. Owning the order gives no right here: a customer cannot
+/// read or ship a shipment, not even their own order's; neither can an analyst.
+pub fn authorize(caller: &Caller) -> Result<(), AuthError> {
+    caller.require(SHIPPER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventmart_shared::auth::GROUPS_CLAIM;
+    use std::collections::HashMap;
+
+    fn caller(groups: Option<&str>) -> Caller {
+        let mut claims = HashMap::from([
+            ("sub".to_owned(), "cust-42".to_owned()),
+            ("email".to_owned(), "ada@example.com".to_owned()),
+            ("email_verified".to_owned(), "true".to_owned()),
+        ]);
+        if let Some(g) = groups {
+            claims.insert(GROUPS_CLAIM.to_owned(), g.to_owned());
+        }
+        Caller::from_claims(&claims).unwrap()
+    }
+
+    #[test]
+    fn only_the_warehouse_handles_shipments() {
+        for groups in ["[warehouse]", "[analysts warehouse]", "warehouse"] {
+            assert_eq!(authorize(&caller(Some(groups))), Ok(()), "{groups}");
+        }
+        let refused = Err(AuthError::MissingRole(Role::Warehouse));
+        // A customer (cust-42 placed the sample order): owning it is no right to ship it.
+        assert_eq!(authorize(&caller(None)), refused);
+        for groups in ["[]", "[analysts]", "[Warehouse]", "[warehouses]", ""] {
+            assert_eq!(authorize(&caller(Some(groups))), refused, "{groups}");
+        }
     }
 }

@@ -1,12 +1,14 @@
-//! The warehouse's HTTP routes: read a shipment, mark it shipped.
+//! The warehouse's HTTP routes: read a shipment, mark it shipped. Both are the warehouse's
+//! only (the `warehouse` Cognito group, from the JWT authorizer's claims).
 
 use crate::app::App;
 use crate::domain::{self, Change, ShipRefused, ShipmentView};
 use crate::ports::{Ledger, LedgerError, MAX_ATTEMPTS, is_conflict};
 use chrono::Utc;
 use dynamodb_idempotency::IdempotencyError;
+use eventmart_shared::auth;
 use eventmart_shared::consumer::DeadLetters;
-use eventmart_shared::events::{CorrelationId, OrderId};
+use eventmart_shared::events::{CorrelationId, CustomerId, OrderId};
 use eventmart_shared::http::{
     Problem, RouteSpec, StoredResponse, idempotency_event, idempotency_key, idempotency_problem,
     json, route,
@@ -50,11 +52,21 @@ impl Retryable for ShipError {
 }
 
 impl<L: Ledger, D: DeadLetters> App<L, D> {
-    /// An HTTP API request.
+    /// An HTTP API request. After routing, who the caller is comes first: no claims is a
+    /// 401 (whatever the gateway in front is configured to do), a caller outside the
+    /// warehouse a 403 ([`domain::authorize`]), both before the id or any header is read
+    /// and with nothing written.
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let matched = match route(&req, ROUTES) {
             Ok(m) => m,
             Err(resp) => return resp,
+        };
+        let caller = match auth::caller(&req).and_then(|c| domain::authorize(&c).map(|()| c)) {
+            Ok(c) => c,
+            Err(refused) => {
+                tracing::info!(path = %req.uri().path(), status = refused.status().as_u16(), reason = %refused, "warehouse request refused");
+                return refused.into_response();
+            }
         };
         let order_id: OrderId = match matched.id("orderId", WHAT) {
             Ok(id) => id,
@@ -62,7 +74,7 @@ impl<L: Ledger, D: DeadLetters> App<L, D> {
         };
         match matched.route {
             Route::Get => self.get(order_id).await,
-            Route::Ship => self.ship(&req, order_id).await,
+            Route::Ship => self.ship(&req, caller.customer_id(), order_id).await,
         }
     }
 
@@ -76,7 +88,7 @@ impl<L: Ledger, D: DeadLetters> App<L, D> {
         }
     }
 
-    async fn ship(&self, req: &Request, order_id: OrderId) -> Response<Body> {
+    async fn ship(&self, req: &Request, caller: &CustomerId, order_id: OrderId) -> Response<Body> {
         let key = match idempotency_key(req) {
             Ok(k) => k,
             Err(p) => return p.into_response(),
@@ -85,7 +97,7 @@ impl<L: Ledger, D: DeadLetters> App<L, D> {
         let mut attempt = 1;
         loop {
             let result = match &key {
-                Some(key) => self.ship_keyed(key, order_id, correlation_id).await,
+                Some(key) => self.ship_keyed(caller, key, order_id, correlation_id).await,
                 None => self.ship_once(order_id, correlation_id).await,
             };
             match result {
@@ -99,15 +111,17 @@ impl<L: Ledger, D: DeadLetters> App<L, D> {
     }
 
     /// With an Idempotency-Key: the answer commits with the decision, and a retry with
-    /// the same key replays it.
+    /// the same key by the same caller replays it (another caller's same key is a
+    /// request of their own).
     async fn ship_keyed(
         &self,
+        caller: &CustomerId,
         key: &str,
         order_id: OrderId,
         correlation_id: CorrelationId,
     ) -> Result<StoredResponse, IdempotencyError<ShipError>> {
         let route = format!("POST /fulfillments/{order_id}/ship");
-        let event = idempotency_event(key, &route, &Value::Null);
+        let event = idempotency_event(caller, key, &route, &Value::Null);
         self.requests
             .run_transactional(&event, || async {
                 let (view, writes) = self.decide_ship(order_id, correlation_id).await?;

@@ -12,6 +12,14 @@
 //! A shipment is `SHIPMENT#<orderId>` in FULFILLMENT_TABLE; the events it causes are
 //! outbox items in the same table, which outbox-relay publishes.
 //!
+//! # Who may call
+//!
+//! Both HTTP routes are the warehouse's: behind the HTTP API's Cognito JWT authorizer,
+//! and checked again here from the claims before the path id or any header is read. No
+//! claims is 401; a caller outside the `warehouse` group ([`domain::authorize`]) is 403
+//! with nothing written, a customer too, even for their own order. A ship's
+//! `Idempotency-Key` is its caller's own (the record is keyed by `sub`, route and key).
+//!
 //! # Guarantees
 //!
 //! * Every decision commits with the events it causes (outbox items) and the event's

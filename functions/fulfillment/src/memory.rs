@@ -45,6 +45,13 @@ impl MemoryLedger {
         self.inner().after_read = Some(s);
     }
 
+    /// The keys of the idempotency records kept, sorted.
+    pub fn record_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.inner().records.keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
     /// Makes every read fail with `e` (`None`: read again).
     pub fn fail_reads(&self, e: Option<LedgerError>) {
         self.inner().read_error = e;

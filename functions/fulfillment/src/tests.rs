@@ -6,6 +6,7 @@ use crate::memory::MemoryLedger;
 use crate::ports::LedgerError;
 use eventmart_shared::consumer::InMemoryDeadLetters;
 use eventmart_shared::events::{Event, EventId, OrderId};
+use eventmart_tests::{customer_claims, signed_in, staff_claims};
 use lambda_http::{Body, Request, Response};
 use retryable::Retryable;
 use serde_json::{Value, json};
@@ -39,14 +40,31 @@ fn correlation(e: &Value) -> String {
         .to_owned()
 }
 
+/// The warehouse user the tests sign in as, and the customer who placed the sample order.
+const WAREHOUSE: &str = "3f6a1b2c-4d5e-4f70-8a9b-0c1d2e3f4a5b";
+const CUSTOMER: &str = "cust-42";
+
+fn warehouse() -> Vec<(String, String)> {
+    staff_claims(WAREHOUSE, "warehouse@example.com", &["warehouse"])
+}
+
+/// A request of the warehouse, behind the JWT authorizer.
 fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> Request {
-    let mut b = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(format!("https://api.example.com{path}"));
-    for (k, v) in headers {
-        b = b.header(*k, *v);
+    request_as(Some(&warehouse()), method, path, headers)
+}
+
+/// A request of the caller of `claims` (none: no authorizer ran).
+fn request_as(
+    claims: Option<&[(String, String)]>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Request {
+    let req = eventmart_tests::http_request_with(method, path, None, headers);
+    match claims {
+        Some(claims) => signed_in(req, claims),
+        None => req,
     }
-    b.body(Body::Empty).unwrap()
 }
 
 fn body(resp: &Response<Body>) -> Value {
@@ -377,4 +395,141 @@ async fn a_malformed_order_id_in_the_path_is_an_unknown_shipment() {
         .await;
     assert_eq!(resp.status(), 404);
     assert!(ledger.outbox().is_empty());
+}
+
+/// The shipment of `order` and the outbox, to compare before and after a refusal.
+fn state(ledger: &MemoryLedger, order: OrderId) -> (Option<domain::Shipment>, Vec<Event>) {
+    (ledger.shipment_now(order), ledger.outbox())
+}
+
+#[tokio::test]
+async fn without_claims_both_routes_are_401_and_nothing_is_written() {
+    let (app, ledger) = app();
+    let order = OrderId::new();
+    app.on_event(&event("OrderPlaced", order)).await.unwrap();
+    let before = state(&ledger, order);
+    let records = ledger.record_keys();
+    let no_sub = vec![("cognito:groups".to_owned(), "[warehouse]".to_owned())];
+    for claims in [None, Some(no_sub.as_slice())] {
+        for (method, path, headers) in [
+            ("POST", format!("/fulfillments/{order}/ship"), &[][..]),
+            (
+                "POST",
+                format!("/fulfillments/{order}/ship"),
+                &[("idempotency-key", "k")][..],
+            ),
+            ("GET", format!("/fulfillments/{order}"), &[][..]),
+            ("POST", "/fulfillments/not-an-id/ship".to_owned(), &[][..]),
+        ] {
+            let resp = app.handle(request_as(claims, method, &path, headers)).await;
+            assert_eq!(resp.status(), 401, "{method} {path} {claims:?}");
+            assert_eq!(resp.headers()["content-type"], "application/problem+json");
+            assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+            assert_eq!(body(&resp)["type"], "urn:eventmart:problem:unauthenticated");
+        }
+    }
+    assert_eq!(state(&ledger, order), before);
+    assert_eq!(ledger.record_keys(), records, "no idempotency record");
+}
+
+#[tokio::test]
+async fn only_the_warehouse_reads_and_ships_not_even_the_orders_customer() {
+    let (app, ledger) = app();
+    let order = OrderId::new();
+    app.on_event(&event("OrderPlaced", order)).await.unwrap();
+    let before = state(&ledger, order);
+    let State::Preparing(recipient) = &before.0.as_ref().unwrap().state else {
+        panic!("preparing expected")
+    };
+    assert_eq!(recipient.customer_id.to_string(), CUSTOMER);
+    let records = ledger.record_keys();
+    let callers = [
+        (
+            "the order's own customer",
+            customer_claims(CUSTOMER, "ada@example.com"),
+        ),
+        (
+            "another customer",
+            customer_claims("cust-7", "bob@example.com"),
+        ),
+        (
+            "an analyst",
+            staff_claims("analyst-1", "analyst@example.com", &["analysts"]),
+        ),
+        (
+            "a group of another spelling",
+            staff_claims("w-2", "w2@example.com", &["Warehouse"]),
+        ),
+    ];
+    for (who, claims) in &callers {
+        for (method, path, headers) in [
+            ("POST", format!("/fulfillments/{order}/ship"), &[][..]),
+            (
+                "POST",
+                format!("/fulfillments/{order}/ship"),
+                &[("idempotency-key", "k")][..],
+            ),
+            ("GET", format!("/fulfillments/{order}"), &[][..]),
+            // Before the id is read: no answer tells which ids exist.
+            ("GET", format!("/fulfillments/{}", OrderId::new()), &[][..]),
+            ("GET", "/fulfillments/not-an-id".to_owned(), &[][..]),
+        ] {
+            let resp = app
+                .handle(request_as(Some(claims), method, &path, headers))
+                .await;
+            assert_eq!(resp.status(), 403, "{who}: {method} {path}");
+            assert_eq!(resp.headers()["content-type"], "application/problem+json");
+            let b = body(&resp);
+            assert_eq!(b["type"], "urn:eventmart:problem:forbidden", "{who}");
+            assert_eq!(b["detail"], "this needs the warehouse role", "{who}");
+        }
+    }
+    assert_eq!(
+        state(&ledger, order),
+        before,
+        "a refusal changed the shipment"
+    );
+    assert_eq!(ledger.record_keys(), records, "a refusal kept a record");
+    // The warehouse ships it.
+    let resp = app
+        .handle(request("POST", &format!("/fulfillments/{order}/ship"), &[]))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        types(&ledger.outbox()),
+        ["FulfillmentStarted", "OrderShipped"]
+    );
+}
+
+#[tokio::test]
+async fn a_ship_key_is_the_warehouse_users_own() {
+    let (app, ledger) = app();
+    let order = OrderId::new();
+    app.on_event(&event("OrderPlaced", order)).await.unwrap();
+    let path = format!("/fulfillments/{order}/ship");
+    let key = [("idempotency-key", "scan-1")];
+    let other = staff_claims("w-2", "w2@example.com", &["warehouse"]);
+    let first = app.handle(request("POST", &path, &key)).await;
+    assert_eq!(first.status(), 200);
+    let second = app
+        .handle(request_as(Some(&other), "POST", &path, &key))
+        .await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(body(&second), body(&first), "shipped is shipped");
+    let requests: Vec<String> = ledger
+        .record_keys()
+        .into_iter()
+        .filter(|k| k.contains("#POST "))
+        .collect();
+    assert_eq!(
+        requests,
+        [
+            format!("fulfillment#{WAREHOUSE}#POST /fulfillments/{order}/ship#scan-1"),
+            format!("fulfillment#w-2#POST /fulfillments/{order}/ship#scan-1"),
+        ]
+    );
+    assert_eq!(
+        types(&ledger.outbox()),
+        ["FulfillmentStarted", "OrderShipped"]
+    );
 }

@@ -4,9 +4,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use eventmart_shared::events::{EventId, OrderId};
 use eventmart_shared::lambda::Function;
 use eventmart_tests::{
-    create_queue, create_tables, drain_queue, dynamodb, fixture, sdk_config, sqs,
+    create_queue, create_tables, customer_claims, drain_queue, dynamodb, fixture, sdk_config,
+    signed_in, sqs, staff_claims,
 };
 use fulfillment::app::{self, Deployed, Settings};
+use lambda_http::Request;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -50,6 +52,19 @@ fn event(name: &str, order: OrderId) -> Value {
     e["detail"]["metadata"]["eventId"] = json!(EventId::new().to_string());
     e["detail"]["data"]["orderId"] = json!(order.to_string());
     e
+}
+
+/// A request of the warehouse user of the sample events, behind the JWT authorizer.
+fn warehouse_request(method: &str, path: &str, body: Option<&Value>) -> Request {
+    let req = eventmart_tests::http_request(method, path, body);
+    signed_in(
+        req,
+        &staff_claims(
+            "3f6a1b2c-4d5e-4f70-8a9b-0c1d2e3f4a5b",
+            "warehouse@example.com",
+            &["warehouse"],
+        ),
+    )
 }
 
 fn s<'a>(item: &'a Item, name: &str) -> &'a str {
@@ -105,8 +120,7 @@ impl Env {
     }
 
     async fn post_ship(&self, order: OrderId) -> (u16, Value) {
-        let req =
-            eventmart_tests::http_request("POST", &format!("/fulfillments/{order}/ship"), None);
+        let req = warehouse_request("POST", &format!("/fulfillments/{order}/ship"), None);
         eventmart_tests::response_json(&self.app.handle(req).await)
     }
 }
@@ -247,7 +261,7 @@ async fn ship_twice_emits_one_order_shipped_and_a_later_cancel_is_rejected() {
     assert_eq!(second, first);
     let (status, got) = eventmart_tests::response_json(
         &env.app
-            .handle(eventmart_tests::http_request(
+            .handle(warehouse_request(
                 "GET",
                 &format!("/fulfillments/{order}"),
                 None,
@@ -289,7 +303,7 @@ async fn unknown_shipments_are_404() {
     let env = env().await;
     let order = OrderId::new();
     assert_eq!(env.post_ship(order).await.0, 404);
-    let req = eventmart_tests::http_request("GET", &format!("/fulfillments/{order}"), None);
+    let req = warehouse_request("GET", &format!("/fulfillments/{order}"), None);
     assert_eq!(
         eventmart_tests::response_json(&env.app.handle(req).await).0,
         404
@@ -299,7 +313,7 @@ async fn unknown_shipments_are_404() {
         ("GET", "/fulfillments/nope"),
         ("POST", "/fulfillments/nope/ship"),
     ] {
-        let req = eventmart_tests::http_request(method, path, None);
+        let req = warehouse_request(method, path, None);
         let (status, problem) = eventmart_tests::response_json(&env.app.handle(req).await);
         assert_eq!(status, 404, "{method} {path}");
         assert_eq!(problem["type"], "urn:eventmart:problem:not-found");
@@ -344,6 +358,26 @@ async fn the_sample_events_run_through_the_lambda_entry_point() {
     };
     let out = invoke(fixture("events/eventbridge/OrderPlaced.json")).await;
     assert_eq!(out["outcome"], "prepared");
+    // As API Gateway sends them: a warehouse user's id token claims, every value a string.
+    for name in ["ship.json", "get-shipment.json"] {
+        let text = std::fs::read_to_string(
+            eventmart_tests::repo_root().join(format!("events/fulfillment/{name}")),
+        )
+        .unwrap();
+        let caller =
+            eventmart_shared::auth::caller(&lambda_http::request::from_str(&text).unwrap())
+                .unwrap();
+        assert_eq!(
+            caller.require(eventmart_shared::auth::Role::Warehouse),
+            Ok(()),
+            "{name}"
+        );
+    }
+    // Without the warehouse group, the same sample is refused, and ships nothing.
+    let mut as_customer = fixture("events/fulfillment/ship.json");
+    let claims = &mut as_customer["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims.as_object_mut().unwrap().remove("cognito:groups");
+    assert_eq!(invoke(as_customer).await["statusCode"], 403);
     let ship = invoke(fixture("events/fulfillment/ship.json")).await;
     assert_eq!(ship["statusCode"], 200);
     let body: Value = serde_json::from_str(ship["body"].as_str().unwrap()).unwrap();
@@ -391,4 +425,52 @@ async fn a_missing_table_is_permanent_and_dead_letters_the_event() {
         dead[0]
     );
     assert_eq!(dead[0]["event"], placed);
+}
+
+#[tokio::test]
+async fn only_the_warehouse_ships_and_a_refusal_writes_nothing() {
+    let env = env().await;
+    let order = OrderId::new();
+    env.app
+        .on_event(&event("OrderPlaced", order))
+        .await
+        .unwrap();
+    let items = env.items().await;
+    let path = format!("/fulfillments/{order}/ship");
+    let customer = customer_claims("cust-42", "ada@example.com");
+    let analyst = staff_claims("analyst-1", "analyst@example.com", &["analysts"]);
+    for (who, claims) in [
+        ("nobody", None),
+        ("the order's customer", Some(&customer)),
+        ("an analyst", Some(&analyst)),
+    ] {
+        for (method, path) in [
+            ("POST", path.as_str()),
+            ("GET", &format!("/fulfillments/{order}")),
+        ] {
+            let req = eventmart_tests::http_request_with(
+                method,
+                path,
+                None,
+                &[("idempotency-key", "k-1")],
+            );
+            let req = match claims {
+                Some(c) => signed_in(req, c),
+                None => req,
+            };
+            let (status, problem) = eventmart_tests::response_json(&env.app.handle(req).await);
+            let expected = if claims.is_some() { 403 } else { 401 };
+            assert_eq!(status, expected, "{who}: {method} {path}: {problem}");
+        }
+    }
+    assert_eq!(env.items().await, items, "a refusal wrote");
+    assert_eq!(
+        s(&env.shipment(order).await.unwrap(), "status"),
+        "PREPARING"
+    );
+    assert_eq!(env.post_ship(order).await.0, 200);
+    assert_eq!(
+        env.outbox_types().await,
+        ["FulfillmentStarted", "OrderShipped"]
+    );
 }

@@ -47,6 +47,13 @@ pub struct Membership {
 pub struct AlreadyCanceled;
 
 impl Membership {
+    /// Whether `customer` may see and cancel this membership: only its own customer. To
+    /// anyone else it does not exist (the API answers as it answers an unknown id), so
+    /// that ids cannot be probed.
+    pub fn visible_to(&self, customer: &CustomerId) -> bool {
+        self.customer_id == *customer
+    }
+
     /// A new membership, ACTIVE now.
     pub fn start(customer_id: CustomerId, email: Email, plan: Plan, now: DateTime<Utc>) -> Self {
         // Millisecond precision, as every event: the stored and returned times agree.
@@ -108,6 +115,25 @@ impl Membership {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_membership_is_visible_to_its_customer_only() {
+        let m = Membership::start(
+            "cust-1".parse().unwrap(),
+            "a@example.com".parse().unwrap(),
+            Plan::Annual,
+            Utc::now(),
+        );
+        assert!(m.visible_to(&"cust-1".parse().unwrap()));
+        for other in ["cust-2", "CUST-1", "cust-10"] {
+            assert!(!m.visible_to(&other.parse().unwrap()), "{other}");
+        }
+        let (canceled, _) = m
+            .cancel("bye".parse().unwrap(), CorrelationId::new(), Utc::now())
+            .unwrap();
+        assert!(canceled.visible_to(&"cust-1".parse().unwrap()));
+        assert!(!canceled.visible_to(&"cust-2".parse().unwrap()));
+    }
 
     #[test]
     fn lifecycle() {

@@ -1,14 +1,22 @@
 //! The HTTP API: `POST /memberships`, `GET /memberships/{membershipId}`,
 //! `POST /memberships/{membershipId}/cancel`.
+//!
+//! Every route is the signed-in caller's ([`eventmart_shared::auth::caller`], from the JWT
+//! authorizer's claims): a membership is started for the token's `sub` (one active at a
+//! time) to its verified email, and read or canceled by its own customer only; to anyone
+//! else it is an unknown id.
 
 use crate::app::App;
 use crate::domain::{Membership, MembershipStatus};
 use crate::ports::MembershipRepository;
 use chrono::Utc;
 use dynamodb_idempotency::Store;
+use eventmart_shared::auth::{self, Caller};
 use eventmart_shared::events::{CorrelationId, CustomerId, Email, MembershipId, Plan, Reason};
 use eventmart_shared::http::{self, Fields, Problem, RouteSpec, StoredResponse};
-use eventmart_shared::producer::{Outcome, Rejected, Resource, commit, parse_cancel};
+use eventmart_shared::producer::{
+    Outcome, Rejected, Resource, commit, parse_cancel, refuse_caller_fields,
+};
 use eventmart_shared::telemetry::event_span;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -45,31 +53,58 @@ where
     S: Store,
 {
     /// Answers one HTTP API request. Never fails: every outcome is a response.
+    ///
+    /// After routing, who the caller is comes first (401 without claims, whatever the
+    /// gateway in front is configured to do), before any header, body or id is read.
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let matched = match http::route(&req, ROUTES) {
             Ok(matched) => matched,
             Err(refused) => return refused,
         };
+        let caller = match auth::caller(&req) {
+            Ok(caller) => caller,
+            Err(refused) => return refused.into_response(),
+        };
         match matched.route {
-            Route::SignUp => MEMBERSHIP.respond(self.sign_up(&req).await),
+            Route::SignUp => match caller.verified_email() {
+                Ok(email) => MEMBERSHIP.respond(self.sign_up(&req, &caller, email).await),
+                Err(refused) => refused.into_response(),
+            },
             Route::Get => match MEMBERSHIP.id(&matched) {
-                Ok(id) => self.get(id).await,
+                Ok(id) => self.get(caller.customer_id(), id).await,
                 Err(unknown) => unknown.into_response(),
             },
             Route::Cancel => {
-                let answer = async { self.cancel(&req, MEMBERSHIP.id(&matched)?).await };
+                let answer = async { self.cancel(&req, &caller, MEMBERSHIP.id(&matched)?).await };
                 MEMBERSHIP.respond(answer.await)
             }
         }
     }
 
-    async fn sign_up(&self, req: &Request) -> Result<StoredResponse, Problem> {
+    /// A membership of the caller (the token's `sub`, one active at a time), to their
+    /// verified email.
+    async fn sign_up(
+        &self,
+        req: &Request,
+        caller: &Caller,
+        email: &Email,
+    ) -> Result<StoredResponse, Problem> {
         let key = http::idempotency_key(req)?;
         let body = http::json_body(req)?;
-        let (customer_id, email, plan) = parse_sign_up(&body)?;
+        let plan = parse_sign_up(&body)?;
         let correlation = http::correlation_id(req);
-        let attempt = || self.sign_up_writes(customer_id, email, plan, correlation);
-        match commit(&self.http, key, "POST /memberships", &body, attempt).await? {
+        let customer = caller.customer_id();
+        let attempt = || self.sign_up_writes(customer.clone(), email.clone(), plan, correlation);
+        match commit(
+            &self.http,
+            customer,
+            key,
+            "POST /memberships",
+            &body,
+            attempt,
+        )
+        .await?
+        {
             Ok(stored) => Ok(stored),
             // Another sign-up of this customer committed between our read and our write.
             Err(e) if !e.conditions_failed.is_empty() => Err(already_member(None)),
@@ -109,40 +144,53 @@ where
         ))
     }
 
-    async fn get(&self, id: MembershipId) -> Response<Body> {
-        match self.read(self.repo.get(id)).await {
+    /// The caller's membership; another customer's is answered as an unknown one.
+    async fn get(&self, customer: &CustomerId, id: MembershipId) -> Response<Body> {
+        match self.read_visible(customer, id).await {
             Ok(Some(m)) => http::json(StatusCode::OK, &m),
             Ok(None) => MEMBERSHIP.not_found(id).into_response(),
             Err(problem) => problem.into_response(),
         }
     }
 
-    async fn cancel(&self, req: &Request, id: MembershipId) -> Result<StoredResponse, Problem> {
+    async fn cancel(
+        &self,
+        req: &Request,
+        caller: &Caller,
+        id: MembershipId,
+    ) -> Result<StoredResponse, Problem> {
         let key = http::idempotency_key(req)?;
         let body = http::json_body(req)?;
         let reason = parse_cancel(&body)?;
         let correlation = http::correlation_id(req);
-        let attempt = || self.cancel_writes(id, reason, correlation);
+        let customer = caller.customer_id();
+        let attempt = || self.cancel_writes(customer, id, reason, correlation);
         let route = format!("POST /memberships/{id}/cancel");
-        match commit(&self.http, key, &route, &body, attempt).await? {
+        match commit(&self.http, customer, key, &route, &body, attempt).await? {
             Ok(stored) => Ok(stored),
             // Another cancel committed between our read and our write.
-            Err(e) if !e.conditions_failed.is_empty() => Err(self.after_lost_race(id).await),
+            Err(e) if !e.conditions_failed.is_empty() => {
+                Err(self.after_lost_race(customer, id).await)
+            }
             Err(e) => Err(MEMBERSHIP.write_failed(&e)),
         }
     }
 
     /// The response and writes of a cancel, from the membership as it is now. A refusal
-    /// is an answer like any other, so that a retried request replays the first answer
-    /// rather than a refusal caused by its own success; only a failed read is an error.
+    /// (409) is an answer like any other, so that a retried request replays the first
+    /// answer rather than a refusal caused by its own success. A membership the caller
+    /// cannot see (none, or another customer's) is rejected, not answered: it writes
+    /// nothing, no idempotency record either, so that the two cannot be told apart. A
+    /// failed read is rejected too.
     async fn cancel_writes(
         &self,
+        customer: &CustomerId,
         id: MembershipId,
         reason: Reason,
         correlation: CorrelationId,
     ) -> Result<Outcome<S::Write>, Rejected> {
-        let Some(membership) = self.read(self.repo.get(id)).await? else {
-            return Ok((StoredResponse::refusal(&MEMBERSHIP.not_found(id)), vec![]));
+        let Some(membership) = self.read_visible(customer, id).await? else {
+            return Err(Rejected(MEMBERSHIP.not_found(id)));
         };
         let now = Utc::now();
         let (canceled, event) = match membership.cancel(reason, correlation, now) {
@@ -165,8 +213,8 @@ where
     }
 
     /// The answer to a cancel whose condition failed: the membership changed meanwhile.
-    async fn after_lost_race(&self, id: MembershipId) -> Problem {
-        match self.read(self.repo.get(id)).await {
+    async fn after_lost_race(&self, customer: &CustomerId, id: MembershipId) -> Problem {
+        match self.read_visible(customer, id).await {
             Ok(Some(m)) if m.status == MembershipStatus::Canceled => {
                 Problem::conflict("the membership is already canceled")
             }
@@ -174,6 +222,17 @@ where
             Ok(Some(_)) => Problem::unavailable("the membership changed during the request; retry"),
             Err(p) => p,
         }
+    }
+
+    /// The membership, if it exists and `customer` may see it
+    /// ([`Membership::visible_to`]).
+    async fn read_visible(
+        &self,
+        customer: &CustomerId,
+        id: MembershipId,
+    ) -> Result<Option<Membership>, Problem> {
+        let membership = self.read(self.repo.get(id)).await?;
+        Ok(membership.filter(|m| m.visible_to(customer)))
     }
 
     /// A repository read, a failure answered 503.
@@ -185,17 +244,14 @@ where
     }
 }
 
-/// `POST /memberships`: every invalid field named at once.
-fn parse_sign_up(body: &Value) -> Result<(CustomerId, Email, Plan), Problem> {
+/// `POST /memberships`: every invalid field named at once. The customer is the caller,
+/// never the body (`customerId`, `email` are refused).
+fn parse_sign_up(body: &Value) -> Result<Plan, Problem> {
     let mut f = Fields::new(body);
-    let customer_id = f.required::<CustomerId>("customerId");
-    let email = f.required::<Email>("email");
+    refuse_caller_fields(&mut f);
     let plan = f.required::<Plan>("plan");
     f.finish()?;
-    match (customer_id, email, plan) {
-        (Some(c), Some(e), Some(p)) => Ok((c, e, p)),
-        _ => Err(Problem::invalid(vec![])),
-    }
+    plan.ok_or_else(|| Problem::invalid(vec![]))
 }
 
 fn already_member(active: Option<MembershipId>) -> Problem {

@@ -10,6 +10,17 @@
 //! An id that does not parse is answered as an id that names nothing: 404,
 //! `membership <id> does not exist`.
 //!
+//! # Who may call
+//!
+//! Every route is behind the HTTP API's Cognito JWT authorizer, and the function checks
+//! the claims again ([`eventmart_shared::auth::caller`]): a request without them is 401.
+//! The customer is the token's `sub` (the one-active-membership rule is per `sub`) and
+//! the email its verified `email` (none: 403); a body that sends `customerId` or
+//! `email` is a 422 naming the field. A membership is its customer's alone
+//! ([`Membership::visible_to`]): to anyone else `GET` and cancel answer exactly as for an
+//! unknown id and write nothing, no idempotency record either. An `Idempotency-Key` is
+//! its caller's own (the record is keyed by `sub`, route and key).
+//!
 //! # Guarantees
 //!
 //! * Every state change commits with its outbox item in one DynamoDB transaction;

@@ -3,9 +3,11 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventmart_shared::events::{Event, MembershipId};
 use eventmart_shared::lambda::Function;
+use eventmart_shared::producer::CALLER_FIELD_MESSAGE;
 use eventmart_tests::{
-    create_tables, dynamodb, fixture, http_request, http_request_with, response_json,
+    create_tables, customer_claims, dynamodb, fixture, response_json, signed_in,
 };
+use lambda_http::Request;
 use memberships::{Deployed, Settings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -33,13 +35,36 @@ async fn env() -> Env {
     }
 }
 
-fn body(customer: &str) -> Value {
-    json!({"customerId": customer, "email": "ada@example.com", "plan": "monthly"})
+fn body() -> Value {
+    json!({"plan": "monthly"})
+}
+
+/// A request of the customer `sub` (a Cognito sub), behind the JWT authorizer.
+fn request_as(
+    sub: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Request {
+    let req = eventmart_tests::http_request_with(method, path, body, headers);
+    signed_in(req, &customer_claims(sub, "ada@example.com"))
 }
 
 impl Env {
-    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        response_json(&self.app.handle(http_request(method, path, body)).await)
+    async fn call(
+        &self,
+        sub: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        response_json(
+            &self
+                .app
+                .handle(request_as(sub, method, path, body, &[]))
+                .await,
+        )
     }
 
     async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
@@ -70,7 +95,7 @@ impl Env {
 async fn sign_up_get_cancel() {
     let env = env().await;
     let (status, created) = env
-        .call("POST", "/memberships", Some(&body("cust-1")))
+        .call("cust-1", "POST", "/memberships", Some(&body()))
         .await;
     assert_eq!(status, 201, "{created}");
     let id = created["membershipId"].as_str().unwrap().to_owned();
@@ -88,20 +113,31 @@ async fn sign_up_get_cancel() {
     assert_eq!(e.data.membership_id.to_string(), id);
 
     let path = format!("/memberships/{id}");
-    assert_eq!(env.call("GET", &path, None).await, (200, created.clone()));
+    assert_eq!(
+        env.call("cust-1", "GET", &path, None).await,
+        (200, created.clone())
+    );
 
     let (status, problem) = env
-        .call("POST", "/memberships", Some(&body("cust-1")))
+        .call("cust-1", "POST", "/memberships", Some(&body()))
         .await;
     assert_eq!(status, 409, "{problem}");
 
     let cancel = format!("{path}/cancel");
     let (status, canceled) = env
-        .call("POST", &cancel, Some(&json!({"reason": "too expensive"})))
+        .call(
+            "cust-1",
+            "POST",
+            &cancel,
+            Some(&json!({"reason": "too expensive"})),
+        )
         .await;
     assert_eq!(status, 200, "{canceled}");
     assert_eq!(canceled["status"], "CANCELED");
-    assert_eq!(env.call("GET", &path, None).await, (200, canceled));
+    assert_eq!(
+        env.call("cust-1", "GET", &path, None).await,
+        (200, canceled)
+    );
     assert!(env.item("CUSTOMER#cust-1").await.is_none());
     let events = env.outbox().await;
     let [_, Event::MembershipCanceled(c)] = events.as_slice() else {
@@ -110,13 +146,14 @@ async fn sign_up_get_cancel() {
     assert_eq!(c.data.reason.to_string(), "too expensive");
 
     let (status, _) = env
-        .call("POST", &cancel, Some(&json!({"reason": "x"})))
+        .call("cust-1", "POST", &cancel, Some(&json!({"reason": "x"})))
         .await;
     assert_eq!(status, 409);
     let unknown = format!("/memberships/{}", MembershipId::new());
-    assert_eq!(env.call("GET", &unknown, None).await.0, 404);
+    assert_eq!(env.call("cust-1", "GET", &unknown, None).await.0, 404);
     assert_eq!(
         env.call(
+            "cust-1",
             "POST",
             &format!("{unknown}/cancel"),
             Some(&json!({"reason": "x"}))
@@ -127,7 +164,7 @@ async fn sign_up_get_cancel() {
     );
     // Free again after the cancel.
     assert_eq!(
-        env.call("POST", "/memberships", Some(&body("cust-1")))
+        env.call("cust-1", "POST", "/memberships", Some(&body()))
             .await
             .0,
         201
@@ -138,8 +175,13 @@ async fn sign_up_get_cancel() {
 async fn concurrent_sign_ups_of_one_customer_create_one_membership() {
     let env = env().await;
     let requests = (0..2).map(|_| {
-        env.app
-            .handle(http_request("POST", "/memberships", Some(&body("cust-2"))))
+        env.app.handle(request_as(
+            "cust-2",
+            "POST",
+            "/memberships",
+            Some(&body()),
+            &[],
+        ))
     });
     let mut statuses: Vec<u16> = futures::future::join_all(requests)
         .await
@@ -156,35 +198,51 @@ async fn validation_413_and_idempotency_key() {
     let env = env().await;
     let (status, problem) = env
         .call(
+            "cust-3",
             "POST",
             "/memberships",
             Some(&json!({"email": "no", "plan": "daily"})),
         )
         .await;
     assert_eq!(status, 422);
-    let fields: Vec<&str> = problem["errors"]
+    let errors: Vec<(&str, &str)> = problem["errors"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["field"].as_str().unwrap())
+        .map(|e| (e["field"].as_str().unwrap(), e["message"].as_str().unwrap()))
         .collect();
-    assert_eq!(fields, vec!["/customerId", "/email", "/plan"]);
-    let big = json!({"customerId": "c".repeat(65 * 1024)});
-    assert_eq!(env.call("POST", "/memberships", Some(&big)).await.0, 413);
+    assert_eq!(errors.len(), 2, "{problem}");
+    assert_eq!(errors[0], ("/email", CALLER_FIELD_MESSAGE));
+    assert_eq!(errors[1].0, "/plan");
+    let big = json!({"plan": "c".repeat(65 * 1024)});
+    assert_eq!(
+        env.call("cust-3", "POST", "/memberships", Some(&big))
+            .await
+            .0,
+        413
+    );
 
-    let send = |b: Value| {
-        env.app.handle(http_request_with(
+    let send = |sub: &'static str, b: Value| {
+        env.app.handle(request_as(
+            sub,
             "POST",
             "/memberships",
             Some(&b),
             &[("idempotency-key", "signup-1")],
         ))
     };
-    let first = response_json(&send(body("cust-3")).await);
+    let first = response_json(&send("cust-3", body()).await);
     assert_eq!(first.0, 201);
-    assert_eq!(response_json(&send(body("cust-3")).await), first);
-    assert_eq!(response_json(&send(body("cust-4")).await).0, 422);
+    assert_eq!(response_json(&send("cust-3", body()).await), first);
+    let annual = json!({"plan": "annual"});
+    assert_eq!(response_json(&send("cust-3", annual.clone()).await).0, 422);
     assert_eq!(env.outbox().await.len(), 1);
+    // The key is cust-3's: another customer's same key is a sign-up of their own.
+    let (status, theirs) = response_json(&send("cust-4", annual).await);
+    assert_eq!(status, 201, "{theirs}");
+    assert_eq!(theirs["customerId"], "cust-4");
+    assert_ne!(theirs["membershipId"], first.1["membershipId"]);
+    assert_eq!(env.outbox().await.len(), 2);
 }
 
 #[tokio::test]
@@ -195,8 +253,25 @@ async fn sample_events_run_through_the_handler() {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
         lambda_http::request::from_str(&text).unwrap()
     };
+    for name in [
+        "sign-up.json",
+        "get-membership.json",
+        "cancel-membership.json",
+    ] {
+        // As API Gateway sends them: the claims of Ada's id token, every value a string.
+        let caller = eventmart_shared::auth::caller(&read(name)).unwrap();
+        assert_eq!(
+            caller.customer_id().to_string(),
+            "7d4e2a1c-5b3f-4e8a-9c6d-1f2e3a4b5c6d"
+        );
+        assert_eq!(caller.verified_email().unwrap().as_str(), "ada@example.com");
+    }
     let (status, created) = response_json(&env.app.handle(read("sign-up.json")).await);
     assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["customerId"],
+        "7d4e2a1c-5b3f-4e8a-9c6d-1f2e3a4b5c6d"
+    );
     // The other samples name membership 0193b3a4-2222-…; it does not exist here.
     assert_eq!(
         env.app.handle(read("get-membership.json")).await.status(),
@@ -226,5 +301,54 @@ async fn sample_events_run_through_the_handler() {
         invoke(fixture("events/eventbridge/OrderShipped.json"))
             .await
             .is_err()
+    );
+}
+
+#[tokio::test]
+async fn another_customers_membership_is_unknown_and_left_alone() {
+    let env = env().await;
+    let (status, created) = env.call("ada", "POST", "/memberships", Some(&body())).await;
+    assert_eq!(status, 201);
+    let id = created["membershipId"].as_str().unwrap().to_owned();
+    let unknown = MembershipId::new().to_string();
+    let items = env.items().await.len();
+    let reason = json!({"reason": "not mine"});
+    let key = [("idempotency-key", "probe-1")];
+    for (method, suffix, body) in [("GET", "", None), ("POST", "/cancel", Some(&reason))] {
+        let path = format!("/memberships/{id}{suffix}");
+        let foreign = env
+            .app
+            .handle(request_as("bob", method, &path, body, &key))
+            .await;
+        let none = env
+            .app
+            .handle(request_as(
+                "bob",
+                method,
+                &format!("/memberships/{unknown}{suffix}"),
+                body,
+                &key,
+            ))
+            .await;
+        let (status, foreign) = response_json(&foreign);
+        let (_, none) = response_json(&none);
+        assert_eq!(status, 404, "{method} {path}: {foreign}");
+        assert_eq!(
+            foreign["detail"].as_str().unwrap().replace(&id, "<id>"),
+            none["detail"].as_str().unwrap().replace(&unknown, "<id>")
+        );
+    }
+    assert_eq!(env.items().await.len(), items, "a refusal wrote");
+    assert_eq!(
+        env.call("ada", "GET", &format!("/memberships/{id}"), None)
+            .await,
+        (200, created)
+    );
+    // Bob joining is no conflict with Ada's membership: one per customer, by sub.
+    assert_eq!(
+        env.call("bob", "POST", "/memberships", Some(&body()))
+            .await
+            .0,
+        201
     );
 }

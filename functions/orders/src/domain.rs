@@ -126,6 +126,13 @@ pub enum Shipment {
 }
 
 impl Order {
+    /// Whether `customer` may see and change this order: only the customer who placed
+    /// it. To anyone else the order does not exist (the API answers as it answers an
+    /// unknown id), so that ids cannot be probed.
+    pub fn visible_to(&self, customer: &CustomerId) -> bool {
+        self.customer_id == *customer
+    }
+
     /// A new order, PLACED now.
     pub fn place(new: NewOrder, now: DateTime<Utc>) -> Self {
         // Millisecond precision, as every event: the stored and returned times agree.
@@ -240,6 +247,15 @@ mod tests {
             new_order(vec![(MinorUnits::MAX, 1), (1, 1)]).unwrap_err(),
             TotalOverflow
         );
+    }
+
+    #[test]
+    fn an_order_is_visible_to_its_customer_only() {
+        let order = Order::place(new_order(vec![(100, 1)]).unwrap(), Utc::now());
+        assert!(order.visible_to(&"cust-1".parse().unwrap()));
+        for other in ["cust-2", "Cust-1", "cust-1.", "cust"] {
+            assert!(!order.visible_to(&other.parse().unwrap()), "{other}");
+        }
     }
 
     #[test]

@@ -11,6 +11,18 @@
 //! An id that does not parse is answered as an id that names nothing: 404,
 //! `order <id> does not exist`.
 //!
+//! # Who may call
+//!
+//! Every route is behind the HTTP API's Cognito JWT authorizer, and the function checks
+//! the claims again ([`eventmart_shared::auth::caller`]): a request without them is 401,
+//! whatever the template says. The customer is the token's `sub` and the email its
+//! verified `email` (none: 403); a body that sends `customerId` or `email` is a 422
+//! naming the field. An order is its customer's alone ([`Order::visible_to`]): to anyone
+//! else `GET` and cancel answer exactly as for an unknown id, and write nothing, no
+//! idempotency record either. An `Idempotency-Key` is its caller's own: the record is
+//! keyed by the caller's `sub`, the route and the key, so another customer's same key
+//! is a new request and never gets this one's stored response.
+//!
 //! # Guarantees
 //!
 //! * Placing and canceling commit with their outbox item in one DynamoDB transaction;

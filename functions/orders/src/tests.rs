@@ -7,7 +7,9 @@ use crate::ports::{OrderRepository, RepoError};
 use dynamodb_idempotency::{InMemoryStore, InMemoryWrite};
 use eventmart_shared::consumer::InMemoryDeadLetters;
 use eventmart_shared::events::{Event, EventId, OrderId};
-use eventmart_tests::{fixture, http_request, http_request_with, response_json};
+use eventmart_shared::producer::CALLER_FIELD_MESSAGE;
+use eventmart_tests::{customer_claims, fixture, response_json, signed_in};
+use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -25,14 +27,71 @@ fn app() -> (Mem, Memory) {
     )
 }
 
+/// Ada's and Bob's Cognito subs: the customers the tests sign in as.
+const ADA: &str = "7d4e2a1c-5b3f-4e8a-9c6d-1f2e3a4b5c6d";
+const BOB: &str = "0c9b8a7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d";
+
+fn ada() -> Vec<(String, String)> {
+    customer_claims(ADA, "ada@example.com")
+}
+
+fn bob() -> Vec<(String, String)> {
+    customer_claims(BOB, "bob@example.com")
+}
+
+/// A request of Ada's, behind the JWT authorizer.
+fn ada_request(method: &str, path: &str, body: Option<&Value>) -> Request {
+    ada_request_with(method, path, body, &[])
+}
+
+fn ada_request_with(
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Request {
+    let req = eventmart_tests::http_request_with(method, path, body, headers);
+    signed_in(req, &ada())
+}
+
+/// A request of the caller of `claims` (none: no authorizer ran).
+fn request_as(
+    claims: Option<&[(String, String)]>,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Request {
+    let req = eventmart_tests::http_request_with(method, path, body, headers);
+    match claims {
+        Some(claims) => signed_in(req, claims),
+        None => req,
+    }
+}
+
 fn order_body() -> Value {
-    json!({"customerId": "cust-42", "email": "ada@example.com", "currency": "EUR",
+    json!({"currency": "EUR",
            "items": [{"sku": "SHOE-42", "quantity": 2, "unitPriceMinor": 4999},
                      {"sku": "SOCK-1", "quantity": 3, "unitPriceMinor": 500}]})
 }
 
+/// Status, headers and the exact bytes of a response's body.
+fn raw(resp: &Response<Body>) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    headers.sort();
+    (
+        resp.status().as_u16(),
+        headers,
+        resp.body().as_ref().to_vec(),
+    )
+}
+
 async fn call(app: &Mem, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-    response_json(&app.handle(http_request(method, path, body)).await)
+    response_json(&app.handle(ada_request(method, path, body)).await)
 }
 
 async fn place(app: &Mem) -> String {
@@ -61,7 +120,7 @@ fn fields(problem: &Value) -> Vec<&str> {
 async fn place_returns_the_order_and_writes_its_outbox_event() {
     let (app, mem) = app();
     let resp = app
-        .handle(http_request_with(
+        .handle(ada_request_with(
             "POST",
             "/orders",
             Some(&order_body()),
@@ -74,8 +133,11 @@ async fn place_returns_the_order_and_writes_its_outbox_event() {
     let id = body["orderId"].as_str().unwrap();
     assert_eq!(location, format!("/orders/{id}"));
     assert_eq!(body["status"], "PLACED");
-    assert_eq!(body["customerId"], "cust-42");
-    assert_eq!(body["email"], "ada@example.com");
+    assert_eq!(body["customerId"], ADA, "the customer is the token's sub");
+    assert_eq!(
+        body["email"], "ada@example.com",
+        "and the email the token's"
+    );
     assert_eq!(
         body["total"],
         json!({"amountMinor": 11498, "currency": "EUR"})
@@ -107,7 +169,7 @@ async fn place_returns_the_order_and_writes_its_outbox_event() {
 async fn an_invalid_correlation_id_gets_a_fresh_one() {
     let (app, mem) = app();
     let resp = app
-        .handle(http_request_with(
+        .handle(ada_request_with(
             "POST",
             "/orders",
             Some(&order_body()),
@@ -121,7 +183,7 @@ async fn an_invalid_correlation_id_gets_a_fresh_one() {
 #[tokio::test]
 async fn every_invalid_field_is_named() {
     let (app, mem) = app();
-    let body = json!({"customerId": "", "email": "nope", "currency": "EURO", "extra": 1,
+    let body = json!({"customerId": ADA, "email": "ada@example.com", "currency": "EURO", "extra": 1,
                       "items": [{"sku": "ok-lower", "quantity": 0, "unitPriceMinor": -1},
                                 {"sku": "SKU-1", "quantity": 1}, 7]});
     let (status, problem) = call(&app, "POST", "/orders", Some(&body)).await;
@@ -142,7 +204,19 @@ async fn every_invalid_field_is_named() {
             "/items/2",
         ]
     );
-    assert!(mem.outbox().is_empty());
+    // The fields that named the customer are gone from the API, even with the caller's
+    // own values: the customer is the signed-in caller.
+    for e in problem["errors"].as_array().unwrap() {
+        let expected = match e["field"].as_str().unwrap() {
+            "/customerId" | "/email" => Some(CALLER_FIELD_MESSAGE),
+            "/extra" => Some("is not a known field"),
+            _ => None,
+        };
+        if let Some(message) = expected {
+            assert_eq!(e["message"], message, "{e}");
+        }
+    }
+    assert!(mem.store.committed().is_empty());
 }
 
 #[tokio::test]
@@ -159,9 +233,9 @@ async fn item_count_and_total_are_bounded() {
     let (status, p) = call(&app, "POST", "/orders", Some(&body)).await;
     assert_eq!((status, fields(&p)), (422, vec!["/items"]));
     body["items"] = json!([{"sku": "A", "quantity": 1000, "unitPriceMinor": 9007199254740991u64}]);
-    body["email"] = json!("bad");
+    body["currency"] = json!("eur");
     let (status, p) = call(&app, "POST", "/orders", Some(&body)).await;
-    assert_eq!((status, fields(&p)), (422, vec!["/email", "/items"]));
+    assert_eq!((status, fields(&p)), (422, vec!["/currency", "/items"]));
     assert!(
         p["errors"][1]["message"]
             .as_str()
@@ -173,24 +247,22 @@ async fn item_count_and_total_are_bounded() {
 #[tokio::test]
 async fn client_mistakes_are_4xx_problems() {
     let (app, _) = app();
-    let big = json!({"customerId": "x".repeat(70 * 1024)});
-    let resp = app
-        .handle(http_request("POST", "/orders", Some(&big)))
-        .await;
+    let big = json!({"currency": "x".repeat(70 * 1024)});
+    let resp = app.handle(ada_request("POST", "/orders", Some(&big))).await;
     assert_eq!(resp.status(), 413);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
 
-    let mut req = http_request("POST", "/orders", None);
+    let mut req = ada_request("POST", "/orders", None);
     *req.body_mut() = lambda_http::Body::Text("{not json".into());
     assert_eq!(app.handle(req).await.status(), 400);
 
-    let resp = app.handle(http_request("DELETE", "/orders", None)).await;
+    let resp = app.handle(ada_request("DELETE", "/orders", None)).await;
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "POST");
-    let resp = app.handle(http_request("PUT", "/orders/x", None)).await;
+    let resp = app.handle(ada_request("PUT", "/orders/x", None)).await;
     assert_eq!(resp.headers()["allow"], "GET");
     let resp = app
-        .handle(http_request("GET", "/orders/x/cancel", None))
+        .handle(ada_request("GET", "/orders/x/cancel", None))
         .await;
     assert_eq!(resp.headers()["allow"], "POST");
 
@@ -207,7 +279,7 @@ async fn client_mistakes_are_4xx_problems() {
             .0,
         404
     );
-    let bad_key = http_request_with(
+    let bad_key = ada_request_with(
         "POST",
         "/orders",
         Some(&order_body()),
@@ -241,7 +313,7 @@ async fn cancel_once_then_conflict() {
 async fn idempotency_key_replays_and_rejects_another_body() {
     let (app, mem) = app();
     let send = |body: Value| {
-        app.handle(http_request_with(
+        app.handle(ada_request_with(
             "POST",
             "/orders",
             Some(&body),
@@ -265,7 +337,7 @@ async fn idempotency_key_replays_and_rejects_another_body() {
         .unwrap()
         .to_owned();
     let cancel = |reason: &str| {
-        app.handle(http_request_with(
+        app.handle(ada_request_with(
             "POST",
             &format!("/orders/{id}/cancel"),
             Some(&json!({"reason": reason})),
@@ -396,11 +468,11 @@ async fn a_failed_read_over_http_is_503_and_writes_nothing() {
         message: "down".into(),
     });
     let path = format!("/orders/{}", EventId::new());
-    let resp = app.handle(http_request("GET", &path, None)).await;
+    let resp = app.handle(ada_request("GET", &path, None)).await;
     assert_eq!(resp.status(), 503);
     let cancel = format!("{path}/cancel");
     let (status, p) = response_json(
-        &app.handle(http_request_with(
+        &app.handle(ada_request_with(
             "POST",
             &cancel,
             Some(&json!({"reason": "r"})),
@@ -482,7 +554,7 @@ async fn a_cancel_that_loses_the_race_to_a_shipment_commits_nothing() {
         InMemoryDeadLetters::default(),
     );
     let resp = racing
-        .handle(http_request(
+        .handle(ada_request(
             "POST",
             &format!("/orders/{id}/cancel"),
             Some(&json!({"reason": "changed my mind"})),
@@ -503,4 +575,279 @@ async fn a_cancel_that_loses_the_race_to_a_shipment_commits_nothing() {
         "only the shipment landed: {committed:?}"
     );
     assert!(memory.outbox().is_empty(), "no OrderCanceled");
+}
+
+/// A 401 problem as the function answers a request no authorizer passed.
+fn assert_unauthenticated(resp: &Response<Body>, what: &str) {
+    assert_eq!(resp.status(), 401, "{what}");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/problem+json",
+        "{what}"
+    );
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer", "{what}");
+    let (_, body) = response_json(resp);
+    assert_eq!(
+        body["type"], "urn:eventmart:problem:unauthenticated",
+        "{what}"
+    );
+    assert_eq!(body["status"], 401, "{what}");
+}
+
+#[tokio::test]
+async fn without_claims_every_route_is_401_and_writes_nothing() {
+    let (app, mem) = app();
+    let id = place(&app).await;
+    let before = mem.item(&format!("ORDER#{id}")).unwrap();
+    mem.store.take_committed();
+    let key = [("idempotency-key", "k-401")];
+    let reason = json!({"reason": "r"});
+    let cancel = format!("/orders/{id}/cancel");
+    let get = format!("/orders/{id}");
+    let no_sub = vec![("email".to_owned(), "ada@example.com".to_owned())];
+    for claims in [None, Some(no_sub.as_slice())] {
+        let requests = [
+            request_as(claims, "POST", "/orders", Some(&order_body()), &key),
+            // Checked before the body: a bad one is not looked at.
+            request_as(claims, "POST", "/orders", Some(&json!([])), &[]),
+            request_as(claims, "GET", &get, None, &[]),
+            request_as(claims, "GET", "/orders/not-an-id", None, &[]),
+            request_as(claims, "POST", &cancel, Some(&reason), &key),
+            request_as(claims, "POST", &cancel, Some(&reason), &[]),
+        ];
+        for req in requests {
+            let what = format!("{} {} ({claims:?})", req.method(), req.uri());
+            assert_unauthenticated(&app.handle(req).await, &what);
+        }
+    }
+    assert!(mem.store.committed().is_empty(), "a refusal wrote");
+    assert_eq!(mem.item(&format!("ORDER#{id}")).unwrap(), before);
+    // No record under the key: Ada's own request with it is a new one.
+    let mut other = order_body();
+    other["currency"] = json!("USD");
+    let resp = app
+        .handle(ada_request_with("POST", "/orders", Some(&other), &key))
+        .await;
+    assert_eq!(resp.status(), 201);
+    // Routing still comes first: an unknown path or method is no authorization question.
+    let resp = app
+        .handle(eventmart_tests::http_request("GET", "/nowhere", None))
+        .await;
+    assert_eq!(resp.status(), 404);
+    let resp = app
+        .handle(eventmart_tests::http_request("DELETE", "/orders", None))
+        .await;
+    assert_eq!(resp.status(), 405);
+}
+
+#[tokio::test]
+async fn the_customer_and_email_are_the_tokens_never_the_bodys() {
+    let (app, mem) = app();
+    let resp = app
+        .handle(request_as(
+            Some(&bob()),
+            "POST",
+            "/orders",
+            Some(&order_body()),
+            &[],
+        ))
+        .await;
+    let (status, order) = response_json(&resp);
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(
+        (order["customerId"].as_str(), order["email"].as_str()),
+        (Some(BOB), Some("bob@example.com"))
+    );
+    let events = mem.outbox();
+    let [Event::OrderPlaced(e)] = events.as_slice() else {
+        panic!("one OrderPlaced expected, got {events:?}")
+    };
+    assert_eq!(e.data.customer_id.to_string(), BOB);
+    assert_eq!(e.data.email.as_str(), "bob@example.com");
+    mem.store.take_committed();
+
+    // A body that still names a customer or an email is refused, naming the field, even
+    // when it names the caller: the fields are gone from the API.
+    for (field, value) in [
+        ("customerId", json!(ADA)),
+        ("customerId", json!(BOB)),
+        ("customerId", Value::Null),
+        ("email", json!("bob@example.com")),
+    ] {
+        let mut body = order_body();
+        body[field] = value.clone();
+        let resp = app
+            .handle(request_as(
+                Some(&bob()),
+                "POST",
+                "/orders",
+                Some(&body),
+                &[],
+            ))
+            .await;
+        let (status, problem) = response_json(&resp);
+        assert_eq!(status, 422, "{field}: {value}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        assert_eq!(
+            problem["errors"],
+            json!([{"field": format!("/{field}"), "message": CALLER_FIELD_MESSAGE}]),
+            "{field}: {value}"
+        );
+    }
+    assert!(mem.store.committed().is_empty());
+}
+
+#[tokio::test]
+async fn placing_needs_a_verified_email_in_the_token() {
+    let (app, mem) = app();
+    let mut unverified = customer_claims(ADA, "ada@example.com");
+    unverified.retain(|(k, _)| k != "email_verified");
+    unverified.push(("email_verified".into(), "false".into()));
+    let mut no_email = customer_claims(ADA, "ada@example.com");
+    no_email.retain(|(k, _)| k != "email");
+    for claims in [unverified, no_email] {
+        for body in [order_body(), json!({"customerId": "x"})] {
+            let resp = app
+                .handle(request_as(
+                    Some(&claims),
+                    "POST",
+                    "/orders",
+                    Some(&body),
+                    &[],
+                ))
+                .await;
+            let (status, problem) = response_json(&resp);
+            assert_eq!(status, 403, "{problem}");
+            assert_eq!(resp.headers()["content-type"], "application/problem+json");
+            assert_eq!(problem["type"], "urn:eventmart:problem:forbidden");
+            assert_eq!(
+                problem["detail"],
+                "the token carries no verified email; send the id token of a verified user"
+            );
+            assert!(!problem.to_string().contains("ada@"), "{problem}");
+        }
+    }
+    assert!(mem.store.committed().is_empty());
+}
+
+/// The answers Bob gets for Ada's order `id`: the same requests, byte for byte, as he
+/// gets in a store where no order `id` exists at all.
+#[tokio::test]
+async fn another_customers_order_is_answered_as_an_unknown_one_and_left_alone() {
+    let (empty, _) = app();
+    let (app, mem) = app();
+    let id = place(&app).await;
+    let placed = mem.item(&format!("ORDER#{id}")).unwrap();
+    mem.store.take_committed();
+
+    let reason = json!({"reason": "not mine"});
+    let get = format!("/orders/{id}");
+    let cancel = format!("/orders/{id}/cancel");
+    let key = [("idempotency-key", "k-probe")];
+    let requests = || {
+        vec![
+            request_as(Some(&bob()), "GET", &get, None, &[]),
+            request_as(Some(&bob()), "POST", &cancel, Some(&reason), &[]),
+            request_as(Some(&bob()), "POST", &cancel, Some(&reason), &key),
+            // The same key again with another body: no record, so no 422 either.
+            request_as(
+                Some(&bob()),
+                "POST",
+                &cancel,
+                Some(&json!({"reason": "b"})),
+                &key,
+            ),
+        ]
+    };
+    for (foreign, unknown) in requests().into_iter().zip(requests()) {
+        let what = format!("{} {}", foreign.method(), foreign.uri());
+        let foreign = raw(&app.handle(foreign).await);
+        let unknown = raw(&empty.handle(unknown).await);
+        assert_eq!(foreign, unknown, "{what}");
+        assert_eq!(foreign.0, 404, "{what}");
+        let body: Value = serde_json::from_slice(&foreign.2).unwrap();
+        assert_eq!(body["detail"], format!("order {id} does not exist"));
+    }
+    // Nothing written: no state change, no event, no idempotency record.
+    assert!(mem.store.committed().is_empty());
+    assert_eq!(mem.item(&format!("ORDER#{id}")).unwrap(), placed);
+    let record = format!("orders#{BOB}#POST /orders/{id}/cancel#k-probe");
+    assert!(mem.store.record(&record).is_none());
+
+    // Ada still sees and cancels her order, with the same key Bob used.
+    let (status, body) = call(&app, "GET", &get, None).await;
+    assert_eq!((status, &body), (200, &placed));
+    let resp = app
+        .handle(ada_request_with("POST", &cancel, Some(&reason), &key))
+        .await;
+    assert_eq!(resp.status(), 200);
+    // And once it is canceled, Bob still gets the unknown order's 404, not a 409.
+    let resp = app
+        .handle(request_as(
+            Some(&bob()),
+            "POST",
+            &cancel,
+            Some(&reason),
+            &[],
+        ))
+        .await;
+    assert_eq!(response_json(&resp).0, 404);
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_from_two_customers_places_two_orders() {
+    let (app, mem) = app();
+    let key = [("idempotency-key", "shared-key")];
+    let as_ada = || ada_request_with("POST", "/orders", Some(&order_body()), &key);
+    let mut bobs_body = order_body();
+    bobs_body["currency"] = json!("USD");
+    let as_bob = |body: &Value| request_as(Some(&bob()), "POST", "/orders", Some(body), &key);
+
+    let (status, adas) = response_json(&app.handle(as_ada()).await);
+    assert_eq!(status, 201, "{adas}");
+    // Bob's same key with the same body: his own order, not Ada's stored answer.
+    let (status, bobs) = response_json(&app.handle(as_bob(&order_body())).await);
+    assert_eq!(status, 201, "{bobs}");
+    assert_ne!(bobs["orderId"], adas["orderId"]);
+    assert_eq!(bobs["customerId"], BOB);
+    assert_eq!(bobs["email"], "bob@example.com");
+    // Each retry replays its own caller's answer.
+    assert_eq!(
+        response_json(&app.handle(as_ada()).await),
+        (201, adas.clone())
+    );
+    assert_eq!(
+        response_json(&app.handle(as_bob(&order_body())).await),
+        (201, bobs.clone())
+    );
+    // Another body under Bob's key is Bob's reuse, 422; Ada's key is untouched by it.
+    assert_eq!(response_json(&app.handle(as_bob(&bobs_body)).await).0, 422);
+    assert_eq!(
+        response_json(&app.handle(as_ada()).await),
+        (201, adas.clone())
+    );
+
+    let events = mem.outbox();
+    let customers: Vec<String> = events
+        .iter()
+        .map(|e| match e {
+            Event::OrderPlaced(p) => p.data.customer_id.to_string(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(customers, [ADA, BOB]);
+
+    // A third customer who sends the key first with another body is not told it is taken.
+    let carol = customer_claims("carol", "carol@example.com");
+    let resp = app
+        .handle(request_as(
+            Some(&carol),
+            "POST",
+            "/orders",
+            Some(&bobs_body),
+            &key,
+        ))
+        .await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(mem.outbox().len(), 3);
 }

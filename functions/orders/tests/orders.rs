@@ -3,10 +3,12 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventmart_shared::events::{Event, EventId, EventType};
 use eventmart_shared::lambda::Function;
+use eventmart_shared::producer::CALLER_FIELD_MESSAGE;
 use eventmart_tests::{
-    create_queue, create_tables, drain_queue, dynamodb, fixture, http_request, http_request_with,
-    response_json, sqs,
+    create_queue, create_tables, customer_claims, drain_queue, dynamodb, fixture, response_json,
+    signed_in, sqs,
 };
+use lambda_http::Request;
 use orders::{Deployed, DynamoOrders, Order, OrderRepository, Settings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -16,6 +18,7 @@ struct Env {
     client: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     orders_table: String,
+    idempotency_table: String,
     dlq: String,
 }
 
@@ -37,12 +40,39 @@ async fn env() -> Env {
         client,
         sqs,
         orders_table: tables["OrdersTable"].clone(),
+        idempotency_table: tables["IdempotencyTable"].clone(),
         dlq,
     }
 }
 
+/// The customer of the sample events (`events/orders/`): the tests sign in as her.
+fn ada() -> Vec<(String, String)> {
+    let claims =
+        &fixture("events/orders/place-order.json")["requestContext"]["authorizer"]["jwt"]["claims"];
+    customer_claims(
+        claims["sub"].as_str().unwrap(),
+        claims["email"].as_str().unwrap(),
+    )
+}
+
+fn ada_request(method: &str, path: &str, body: Option<&Value>) -> Request {
+    ada_request_with(method, path, body, &[])
+}
+
+fn ada_request_with(
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Request {
+    signed_in(
+        eventmart_tests::http_request_with(method, path, body, headers),
+        &ada(),
+    )
+}
+
 fn order_body() -> Value {
-    json!({"customerId": "cust-42", "email": "ada@example.com", "currency": "EUR",
+    json!({"currency": "EUR",
            "items": [{"sku": "SHOE-42", "quantity": 2, "unitPriceMinor": 4999},
                      {"sku": "SOCK-1", "quantity": 3, "unitPriceMinor": 500}]})
 }
@@ -56,7 +86,7 @@ fn shipped_event(order_id: &str) -> Value {
 
 impl Env {
     async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        response_json(&self.app.handle(http_request(method, path, body)).await)
+        response_json(&self.app.handle(ada_request(method, path, body)).await)
     }
 
     async fn place(&self) -> Value {
@@ -75,6 +105,19 @@ impl Env {
             .unwrap()
             .items
             .unwrap_or_default()
+    }
+
+    /// The number of idempotency records.
+    async fn records(&self) -> i32 {
+        self.client
+            .scan()
+            .table_name(&self.idempotency_table)
+            .consistent_read(true)
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .send()
+            .await
+            .unwrap()
+            .count()
     }
 
     async fn order_items(&self) -> usize {
@@ -109,6 +152,8 @@ async fn place_get_and_cancel() {
     assert_eq!(e.data.order_id.to_string(), id);
     assert_eq!(e.data.items.len(), 2);
     assert_eq!(e.data.email.as_str(), "ada@example.com");
+    assert_eq!(e.data.customer_id.to_string(), ada()[0].1);
+    assert_eq!(placed["customerId"], ada()[0].1);
 
     let path = format!("/orders/{id}");
     assert_eq!(env.call("GET", &path, None).await, (200, placed.clone()));
@@ -165,6 +210,7 @@ async fn validation_errors_name_every_field_and_large_bodies_are_refused() {
     let env = env().await;
     let body = json!({"customerId": "", "email": "@", "currency": "XYZ",
                       "items": [{"sku": "A", "quantity": 1001, "unitPriceMinor": 1}]});
+    // The customer fields are gone from the API: refused, named, whatever their value.
     let (status, problem) = env.call("POST", "/orders", Some(&body)).await;
     assert_eq!(status, 422);
     let fields: Vec<&str> = problem["errors"]
@@ -177,10 +223,12 @@ async fn validation_errors_name_every_field_and_large_bodies_are_refused() {
         fields,
         vec!["/customerId", "/email", "/currency", "/items/0/quantity"]
     );
-    let big = json!({"customerId": "c".repeat(65 * 1024)});
+    assert_eq!(problem["errors"][0]["message"], CALLER_FIELD_MESSAGE);
+    assert_eq!(problem["errors"][1]["message"], CALLER_FIELD_MESSAGE);
+    let big = json!({"currency": "c".repeat(65 * 1024)});
     let resp = env
         .app
-        .handle(http_request("POST", "/orders", Some(&big)))
+        .handle(ada_request("POST", "/orders", Some(&big)))
         .await;
     assert_eq!(resp.status(), 413);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
@@ -192,7 +240,7 @@ async fn validation_errors_name_every_field_and_large_bodies_are_refused() {
 async fn idempotency_key_replays_the_first_response_and_rejects_another_body() {
     let env = env().await;
     let send = |body: Value| {
-        env.app.handle(http_request_with(
+        env.app.handle(ada_request_with(
             "POST",
             "/orders",
             Some(&body),
@@ -222,7 +270,7 @@ async fn idempotency_key_replays_the_first_response_and_rejects_another_body() {
     // A cancel retried after it succeeded replays its 200.
     let id = first.1["orderId"].as_str().unwrap();
     let cancel = || {
-        env.app.handle(http_request_with(
+        env.app.handle(ada_request_with(
             "POST",
             &format!("/orders/{id}/cancel"),
             Some(&json!({"reason": "r"})),
@@ -248,7 +296,7 @@ async fn concurrent_cancels_of_one_order_cancel_it_once() {
             } else {
                 vec![]
             };
-            let req = http_request_with("POST", &path, Some(&json!({"reason": "race"})), &headers);
+            let req = ada_request_with("POST", &path, Some(&json!({"reason": "race"})), &headers);
             env.app.handle(req)
         });
         let mut statuses: Vec<u16> = futures::future::join_all(requests)
@@ -348,6 +396,10 @@ async fn sample_events_run_through_the_handler() {
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
         let text = std::fs::read_to_string(&path).unwrap();
         let req = lambda_http::request::from_str(&text).unwrap();
+        // As API Gateway sends them: the claims of Ada's id token, every value a string.
+        let caller = eventmart_shared::auth::caller(&req).unwrap();
+        assert_eq!(caller.customer_id().to_string(), ada()[0].1, "{name}");
+        assert_eq!(caller.verified_email().unwrap().as_str(), "ada@example.com");
         let (status, body) = response_json(&env.app.handle(req).await);
         assert_eq!(status, expected[name.as_str()], "{name}: {body}");
     }
@@ -369,4 +421,80 @@ async fn sample_events_run_through_the_handler() {
         .await
         .unwrap();
     assert_eq!(shipped["status"], "CANCELED");
+}
+
+#[tokio::test]
+async fn another_customers_order_is_unknown_and_keys_are_per_customer() {
+    let env = env().await;
+    let bob = customer_claims("0c9b8a7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d", "bob@example.com");
+    let as_bob = |method: &str, path: &str, body: Option<&Value>, headers: &[(&str, &str)]| {
+        signed_in(
+            eventmart_tests::http_request_with(method, path, body, headers),
+            &bob,
+        )
+    };
+    let key = [("idempotency-key", "same-key")];
+    let adas = response_json(
+        &env.app
+            .handle(ada_request_with(
+                "POST",
+                "/orders",
+                Some(&order_body()),
+                &key,
+            ))
+            .await,
+    );
+    assert_eq!(adas.0, 201);
+    let id = adas.1["orderId"].as_str().unwrap().to_owned();
+    // Bob's same key is his own order, never Ada's stored answer.
+    let (status, bobs) = response_json(
+        &env.app
+            .handle(as_bob("POST", "/orders", Some(&order_body()), &key))
+            .await,
+    );
+    assert_eq!(status, 201, "{bobs}");
+    assert_ne!(bobs["orderId"].as_str(), Some(id.as_str()));
+    assert_eq!(bobs["customerId"], bob[0].1);
+    assert_eq!(env.order_items().await, 2);
+
+    // Ada's order to Bob: the unknown order's answer, and nothing written.
+    let items = env.items().await.len();
+    let records = env.records().await;
+    let unknown = eventmart_shared::events::OrderId::new();
+    let reason = json!({"reason": "not mine"});
+    for (path, unknown_path, body) in [
+        (format!("/orders/{id}"), format!("/orders/{unknown}"), None),
+        (
+            format!("/orders/{id}/cancel"),
+            format!("/orders/{unknown}/cancel"),
+            Some(&reason),
+        ),
+    ] {
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let (status, foreign) =
+            response_json(&env.app.handle(as_bob(method, &path, body, &key)).await);
+        let (_, none) = response_json(
+            &env.app
+                .handle(as_bob(method, &unknown_path, body, &key))
+                .await,
+        );
+        assert_eq!(status, 404, "{method} {path}: {foreign}");
+        assert_eq!(
+            foreign["detail"].as_str().unwrap().replace(&id, "<id>"),
+            none["detail"]
+                .as_str()
+                .unwrap()
+                .replace(&unknown.to_string(), "<id>")
+        );
+        assert_eq!(foreign["type"], none["type"]);
+    }
+    assert_eq!(env.items().await.len(), items, "a refusal wrote");
+    assert_eq!(
+        env.records().await,
+        records,
+        "a refusal kept an idempotency record"
+    );
+    let (_, order) = env.call("GET", &format!("/orders/{id}"), None).await;
+    assert_eq!(order, adas.1);
+    assert_eq!(env.outbox().await.len(), 2);
 }

@@ -1,6 +1,7 @@
 //! HTTP edges of the producers and APIs: problem responses (RFC 9457), request bodies
 //! validated field by field, routing, and the `Idempotency-Key` header.
 
+use crate::events::CustomerId;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::de::DeserializeOwned;
@@ -205,6 +206,15 @@ impl<'a> Fields<'a> {
                 None
             }
             Some(v) => self.parse(name, v),
+        }
+    }
+
+    /// A field the API does not accept (any more): present, even as `null`, it is an
+    /// error with `message`; absent, nothing. Not reported again as an unknown field.
+    pub fn refused(&mut self, name: &'static str, message: &str) {
+        self.allowed.push(name);
+        if self.value.get(name).is_some() {
+            self.error(name, message);
         }
     }
 
@@ -465,8 +475,15 @@ impl StoredResponse {
 
 /// The JSON value an HTTP request is recorded under: its key and its body, so that the
 /// same key with another body is told apart (422).
-pub fn idempotency_event(key: &str, route: &str, body: &Value) -> Value {
-    serde_json::json!({ "key": format!("{route}#{key}"), "body": body })
+///
+/// The record is the caller's own: keyed by the caller (the token's `sub`), the route and
+/// the `Idempotency-Key`, so that another caller who sends the same key (guessed, or
+/// reused by a shared client) makes a request of their own and is never answered with
+/// someone else's stored response, nor told (by a 422) that the key is taken. A customer
+/// id holds no `#` and the route is the handler's own, so `<caller>#<route>#<key>` names
+/// one (caller, route, key) only.
+pub fn idempotency_event(caller: &CustomerId, key: &str, route: &str, body: &Value) -> Value {
+    serde_json::json!({ "key": format!("{caller}#{route}#{key}"), "body": body })
 }
 
 /// The idempotency configuration of HTTP producers: key and body from
@@ -574,5 +591,53 @@ mod tests {
         assert_eq!(problem.detail, "order not-a-number does not exist");
         let m = route(&request(Method::GET, "/orders/42"), ROUTES).unwrap();
         assert_eq!(m.id::<u64>("orderId", "order").unwrap(), 42);
+    }
+
+    #[test]
+    fn a_refused_field_is_an_error_when_present_and_never_unknown() {
+        let body = serde_json::json!({"customerId": null, "plan": "annual", "extra": 1});
+        let mut f = Fields::new(&body);
+        f.refused("customerId", "is not accepted here");
+        f.refused("email", "is not accepted here");
+        let plan = f.required::<String>("plan");
+        assert_eq!(plan.as_deref(), Some("annual"));
+        let problem = f.finish().unwrap_err();
+        assert_eq!(
+            problem.errors,
+            vec![
+                FieldError {
+                    field: "/customerId".into(),
+                    message: "is not accepted here".into()
+                },
+                FieldError {
+                    field: "/extra".into(),
+                    message: "is not a known field".into()
+                },
+            ]
+        );
+        let absent = serde_json::json!({});
+        let mut f = Fields::new(&absent);
+        f.refused("customerId", "is not accepted here");
+        assert_eq!(f.finish(), Ok(()));
+    }
+
+    #[test]
+    fn an_idempotency_record_is_keyed_by_caller_route_and_key() {
+        let body = serde_json::json!({"n": 1});
+        let ada: CustomerId = "ada".parse().unwrap();
+        let bob: CustomerId = "bob".parse().unwrap();
+        let event = idempotency_event(&ada, "k-1", "POST /orders", &body);
+        assert_eq!(
+            event,
+            serde_json::json!({"key": "ada#POST /orders#k-1", "body": {"n": 1}})
+        );
+        assert_ne!(
+            event["key"],
+            idempotency_event(&bob, "k-1", "POST /orders", &body)["key"]
+        );
+        assert_ne!(
+            event["key"],
+            idempotency_event(&ada, "k-1", "POST /memberships", &body)["key"]
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! can meet, committing a command's writes with or without an `Idempotency-Key`, and the
 //! error of a repository read.
 
-use crate::events::Reason;
+use crate::events::{CustomerId, Reason};
 use crate::http::{
     Fields, Matched, Problem, StoredResponse, idempotency_event, idempotency_problem,
 };
@@ -62,6 +62,21 @@ impl Resource {
     }
 }
 
+/// The body fields that once named the customer. The customer is the signed-in caller
+/// (the token's `sub`, its verified `email`): a body that still sends either is refused,
+/// naming the field, rather than silently ignored.
+pub const CALLER_FIELDS: [&str; 2] = ["customerId", "email"];
+
+/// What a body that sends one of [`CALLER_FIELDS`] is told.
+pub const CALLER_FIELD_MESSAGE: &str = "is not accepted: the customer is the signed-in caller (the token's sub and verified email), not a field of the body";
+
+/// Refuses [`CALLER_FIELDS`] in a create body.
+pub fn refuse_caller_fields(f: &mut Fields<'_>) {
+    for name in CALLER_FIELDS {
+        f.refused(name, CALLER_FIELD_MESSAGE);
+    }
+}
+
 /// The body of `POST /<collection>/{id}/cancel`: `{"reason": ...}`.
 pub fn parse_cancel(body: &Value) -> Result<Reason, Problem> {
     let mut f = Fields::new(body);
@@ -87,13 +102,20 @@ pub type Outcome<W> = (StoredResponse, Vec<W>);
 
 /// Runs `attempt` and commits its writes: with the idempotency record (in one
 /// transaction) when the request has a key, else alone. `attempt` may read, never write:
-/// under a key whose record exists, its writes are dropped and the record answers.
+/// under a key whose record exists, its writes are dropped and the record answers. The
+/// record is `caller`'s own ([`idempotency_event`]): another caller's same key is another
+/// request.
+///
+/// An attempt that is `Rejected` writes nothing at all, no record either: that is how a
+/// refusal that must leave no trace (a resource of another customer, answered as an
+/// unknown one) is returned.
 ///
 /// The outer `Err` is the request's answer as it is (a rejected attempt, a key reused
 /// with another body or still in progress). The inner `Err` is a failed transaction,
 /// for the caller to tell a lost race (a failed condition) from an outage.
 pub async fn commit<S, F, Fut>(
     http: &Idempotency<S>,
+    caller: &CustomerId,
     key: Option<String>,
     route: &str,
     body: &Value,
@@ -110,7 +132,7 @@ where
             Ok(http.store().write(writes).await.map(|()| stored))
         }
         Some(key) => {
-            let event = idempotency_event(&key, route, body);
+            let event = idempotency_event(caller, &key, route, body);
             match http.run_transactional(&event, attempt).await {
                 Ok(stored) => Ok(Ok(stored)),
                 Err(IdempotencyError::Store(e)) => Ok(Err(e)),
@@ -255,10 +277,11 @@ mod tests {
             let ok = StoredResponse::new(lambda_http::http::StatusCode::OK, &body);
             Ok::<_, Rejected>((ok, vec![write]))
         };
-        let alone = commit(&http, None, "POST /x", &body, attempt).await;
+        let ada: CustomerId = "ada".parse().unwrap();
+        let alone = commit(&http, &ada, None, "POST /x", &body, attempt).await;
         assert_eq!(alone.unwrap().unwrap().status, 200);
-        let keyed = commit(&http, Some("k".into()), "POST /x", &body, attempt).await;
-        let replayed = commit(&http, Some("k".into()), "POST /x", &body, attempt).await;
+        let keyed = commit(&http, &ada, Some("k".into()), "POST /x", &body, attempt).await;
+        let replayed = commit(&http, &ada, Some("k".into()), "POST /x", &body, attempt).await;
         assert_eq!(keyed.unwrap().unwrap(), replayed.unwrap().unwrap());
         assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
         // Once alone, once with the record; the replay commits nothing.
@@ -266,12 +289,93 @@ mod tests {
         assert_eq!(items.count(), 2);
 
         let other = serde_json::json!({});
-        let reused = commit(&http, Some("k".into()), "POST /x", &other, attempt).await;
+        let reused = commit(&http, &ada, Some("k".into()), "POST /x", &other, attempt).await;
         assert_eq!(reused.unwrap_err().status, 422);
-        let refused = commit(&http, None, "POST /x", &body, || async {
+        let refused = commit(&http, &ada, None, "POST /x", &body, || async {
             Err::<Outcome<InMemoryWrite>, _>(Rejected(Problem::unavailable("read failed")))
         });
         assert_eq!(refused.await.unwrap_err().status, 503);
+    }
+
+    #[tokio::test]
+    async fn a_key_is_the_callers_own_and_a_rejected_attempt_leaves_no_record() {
+        use dynamodb_idempotency::{InMemoryStore, InMemoryWrite};
+        use std::sync::Arc;
+        let store = Arc::new(InMemoryStore::default());
+        let http = Idempotency::new(store.clone(), crate::http::idempotency_config("test"));
+        let ada: CustomerId = "ada".parse().unwrap();
+        let bob: CustomerId = "bob".parse().unwrap();
+        // Each attempt answers who made it, and writes an item of its own.
+        let attempt = |who: &'static str| {
+            move || async move {
+                let write = InMemoryWrite::put(format!("ITEM#{who}"), serde_json::json!(who));
+                let ok = StoredResponse::new(lambda_http::http::StatusCode::CREATED, &who);
+                Ok::<_, Rejected>((ok, vec![write]))
+            }
+        };
+        let body = serde_json::json!({"n": 1});
+        let key = || Some("k".to_owned());
+        let first = commit(&http, &ada, key(), "POST /x", &body, attempt("ada")).await;
+        assert_eq!(first.unwrap().unwrap().body, "ada");
+        // Bob's same key and body: his own request, not Ada's stored answer.
+        let theirs = commit(&http, &bob, key(), "POST /x", &body, attempt("bob")).await;
+        assert_eq!(theirs.unwrap().unwrap().body, "bob");
+        // Nor a 422 for another body: nothing tells Bob the key was used.
+        let other = serde_json::json!({"n": 2});
+        let again = commit(
+            &http,
+            &bob,
+            Some("k2".into()),
+            "POST /x",
+            &other,
+            attempt("bob"),
+        );
+        assert_eq!(again.await.unwrap().unwrap().status, 201);
+        // Ada's retry still gets her own first answer.
+        let replay = commit(&http, &ada, key(), "POST /x", &body, attempt("other")).await;
+        assert_eq!(replay.unwrap().unwrap().body, "ada");
+        for record in [
+            "test#ada#POST /x#k",
+            "test#bob#POST /x#k",
+            "test#bob#POST /x#k2",
+        ] {
+            assert!(store.record(record).is_some(), "{record}");
+        }
+        assert!(store.record("test#POST /x#k").is_none());
+
+        // A rejected attempt under a key commits nothing, no record: the same key with
+        // another body afterwards is a new request, not a reused key.
+        store.take_committed();
+        let rejected = commit(&http, &ada, key(), "POST /y", &body, || async {
+            Err::<Outcome<InMemoryWrite>, _>(Rejected(Problem::not_found("x does not exist")))
+        });
+        assert_eq!(rejected.await.unwrap_err().status, 404);
+        assert!(store.committed().is_empty());
+        assert!(store.record("test#ada#POST /y#k").is_none());
+        let after = commit(&http, &ada, key(), "POST /y", &other, attempt("ada")).await;
+        assert_eq!(after.unwrap().unwrap().status, 201);
+    }
+
+    #[test]
+    fn create_bodies_refuse_the_callers_fields() {
+        let body = serde_json::json!({"customerId": "c-1", "email": "a@b.co", "plan": "x"});
+        let mut f = Fields::new(&body);
+        refuse_caller_fields(&mut f);
+        let _ = f.required::<String>("plan");
+        let p = f.finish().unwrap_err();
+        let got: Vec<(&str, &str)> = p
+            .errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/customerId", CALLER_FIELD_MESSAGE),
+                ("/email", CALLER_FIELD_MESSAGE)
+            ]
+        );
+        assert!(CALLER_FIELD_MESSAGE.contains("the customer is the signed-in caller"));
     }
 
     #[test]

@@ -45,7 +45,7 @@ async fn main() {
 
     // Cognito assigns the pool and client ids.
     let cognito_ids = eventmart_local::cognito::Cognito::new(endpoint())
-        .create(&template)
+        .create(template)
         .await
         .expect("user pools");
     let cognito_aws = format!(
