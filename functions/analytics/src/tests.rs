@@ -7,7 +7,7 @@ use crate::dashboard::{CONFIG_PLACEHOLDER, DASHBOARD_HTML, SignIn};
 use crate::domain::{self, Counters, DateRange, Day, MINOR_DIGITS};
 use crate::memory::MemoryDailyStore;
 use crate::ports::{DailyStore, StoreError};
-use eventmart_tests::{customer_claims, staff_claims};
+use eventmart_tests::{customer_claims, signed_in, staff_claims};
 use lambda_http::{Body, Request, Response};
 use retryable::Retryable;
 use serde_json::{Value, json};
@@ -52,27 +52,6 @@ fn as_analyst(req: Request) -> Request {
         req,
         &staff_claims(ANALYST, "analyst@example.com", &["analysts"]),
     )
-}
-
-/// `req` behind the JWT authorizer, its claims in the payload 2.0 request context, as
-/// `eventmart_tests::signed_in` means to (which omits the context's required `http`).
-fn signed_in(req: Request, claims: &[(String, String)]) -> Request {
-    use lambda_http::RequestExt;
-    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-    use lambda_http::request::RequestContext;
-    let claims: serde_json::Map<String, Value> = claims
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    let context: ApiGatewayV2httpRequestContext = serde_json::from_value(json!({
-        "accountId": "123456789012",
-        "apiId": "api",
-        "stage": "$default",
-        "http": {"method": req.method().as_str(), "path": req.uri().path()},
-        "authorizer": {"jwt": {"claims": claims, "scopes": null}},
-    }))
-    .unwrap();
-    req.with_request_context(RequestContext::ApiGatewayV2(context))
 }
 
 /// A request with no authorizer claims at all.

@@ -9,11 +9,8 @@ use eventmart_shared::aws::RequestCounter;
 use eventmart_shared::lambda::Function;
 use eventmart_tests::{
     create_tables, customer_claims, dynamodb, http_request, repo_root, response_json, sdk_config,
-    staff_claims,
+    signed_in, staff_claims,
 };
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -21,23 +18,6 @@ const ENDPOINT: &str = "https://cognito-idp.us-east-1.amazonaws.com/";
 
 fn sign_in() -> SignIn {
     SignIn::new(ENDPOINT, "us-east-1_example", "exampleclient").unwrap()
-}
-
-/// `req` behind the JWT authorizer with `claims`, in the payload 2.0 request context.
-fn signed_in(req: Request, claims: &[(String, String)]) -> Request {
-    let claims: serde_json::Map<String, Value> = claims
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    let context: ApiGatewayV2httpRequestContext = serde_json::from_value(json!({
-        "accountId": "123456789012",
-        "apiId": "api",
-        "stage": "$default",
-        "http": {"method": req.method().as_str(), "path": req.uri().path()},
-        "authorizer": {"jwt": {"claims": claims, "scopes": null}},
-    }))
-    .unwrap();
-    req.with_request_context(RequestContext::ApiGatewayV2(context))
 }
 
 fn analyst() -> Vec<(String, String)> {
