@@ -169,11 +169,16 @@ async fn the_aws_cli_puts_events_that_reach_the_right_consumers_and_bad_ones_rea
         .filter(|d| d.detail_type == "MembershipSignedUp")
         .map(|d| d.target.as_str())
         .collect();
+    // Orders keeps its member view from the same event.
     assert_eq!(
         targets,
-        ["IngestionFunction", "NotificationsFunction"]
-            .into_iter()
-            .collect()
+        [
+            "IngestionFunction",
+            "NotificationsFunction",
+            "OrdersFunction"
+        ]
+        .into_iter()
+        .collect()
     );
 
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
@@ -259,9 +264,13 @@ async fn the_aws_cli_puts_events_that_reach_the_right_consumers_and_bad_ones_rea
         .collect();
     assert_eq!(
         replayed,
-        ["IngestionFunction", "NotificationsFunction"]
-            .into_iter()
-            .collect(),
+        [
+            "IngestionFunction",
+            "NotificationsFunction",
+            "OrdersFunction"
+        ]
+        .into_iter()
+        .collect(),
         "the replay reached the same consumers"
     );
     let replay = aws_events(&bus, &["describe-replay", "--replay-name", "e2e-replay"]);
@@ -444,6 +453,8 @@ async fn the_dashboard_signs_in_and_shows_the_days_numbers_in_headless_chromium(
             "sign-ups-total",
             "membership-cancellations-total",
             "gross-revenue-EUR",
+            "discounts-EUR",
+            "discounted-orders-total",
         ]
         .iter()
         .map(|id| text(&mut browser, id))
@@ -465,9 +476,10 @@ async fn the_dashboard_signs_in_and_shows_the_days_numbers_in_headless_chromium(
     assert_eq!(error, "Wrong email or password");
     assert_eq!(hidden, true, "no numbers without a sign-in");
     assert_eq!(shown, "–");
-    // Three orders (89.99 + 25.00 + 129.00 EUR), one canceled, one shipped, one member
-    // who left; money in euros, not minor units.
-    assert_eq!(numbers, ["3", "1", "1", "1", "1", "€243.99"]);
+    // Three orders (81.00 at the member price + 25.00 + 129.00 EUR), one canceled, one
+    // shipped, one member who left; 8.99 EUR off the member's order; money in euros, not
+    // minor units.
+    assert_eq!(numbers, ["3", "1", "1", "1", "1", "€235.00", "€8.99", "1"]);
     let ticks: Vec<String> = serde_json::from_value(ticks).expect("tick labels");
     assert!(!ticks.is_empty(), "the activity chart has y ticks");
     let counts: Vec<u64> = ticks

@@ -81,6 +81,7 @@ fn environment_resolves_to_local_names() {
         BTreeMap::from([
             ("RUST_LOG", "info"),
             ("ORDERS_TABLE", "OrdersTable"),
+            ("MEMBER_VIEW_TABLE", "MemberViewTable"),
             ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
             (
                 "DEAD_LETTER_QUEUE_URL",
@@ -187,6 +188,12 @@ fn rules_carry_the_template_patterns_retry_policies_and_dlqs() {
         [
             (
                 "OrdersFunctionOrderShipped",
+                "eventmart-dev",
+                "OrdersFunction",
+                Some("OrdersDeliveryDLQ")
+            ),
+            (
+                "OrdersFunctionMemberships",
                 "eventmart-dev",
                 "OrdersFunction",
                 Some("OrdersDeliveryDLQ")
@@ -312,13 +319,14 @@ fn three_outbox_stream_mappings() {
 }
 
 #[test]
-fn seven_tables_nine_queues_one_bus_one_archive() {
+fn eight_tables_nine_queues_one_bus_one_archive() {
     let s = load();
     assert_eq!(
         ids(s.tables.iter().map(|t| t.logical_id.as_str())),
         [
             "IdempotencyTable",
             "OrdersTable",
+            "MemberViewTable",
             "MembershipsTable",
             "FulfillmentTable",
             "NotificationsTable",

@@ -82,6 +82,7 @@ impl Apis {
                 &eventmart_tests::sdk_config().await,
                 &orders::Settings {
                     orders_table: tables["OrdersTable"].clone(),
+                    member_view_table: tables["MemberViewTable"].clone(),
                     idempotency_table: tables["IdempotencyTable"].clone(),
                     dead_letter_queue_url: dlq.clone(),
                 },

@@ -153,6 +153,10 @@ fn expected() -> BTreeMap<&'static str, Reach> {
             "orders",
             reach(&[
                 ("OrdersTable", ITEM_RW),
+                (
+                    "MemberViewTable",
+                    &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"],
+                ),
                 ("IdempotencyTable", ITEM_RW_DELETE),
                 ("OrdersDLQ", SEND),
             ]),

@@ -101,47 +101,9 @@ fn parse_param(name: &str, value: Option<&str>, errors: &mut Vec<FieldError>) ->
 /// Amounts in minor units, per currency.
 pub type Amounts = BTreeMap<Currency, u64>;
 
-/// The minor digits of a currency when ISO 4217 gives none of these: cents and the like.
-pub const DEFAULT_MINOR_DIGITS: u8 = 2;
-
-/// ISO 4217's minor unit of every active currency whose exponent is not
-/// [`DEFAULT_MINOR_DIGITS`]: an amount of `n` minor units is `n / 10^digits` of the
-/// currency (`104979` EUR is €1,049.79, `800` JPY is ¥800, `1500` KWD is 1.500 KD).
-/// Amounts are stored and served in minor units; the dashboard formats them with this
-/// table, which it is given in its config block, so there is one source of it.
-pub const MINOR_DIGITS: &[(&str, u8)] = &[
-    ("BHD", 3),
-    ("BIF", 0),
-    ("CLP", 0),
-    ("DJF", 0),
-    ("GNF", 0),
-    ("IQD", 3),
-    ("ISK", 0),
-    ("JOD", 3),
-    ("JPY", 0),
-    ("KMF", 0),
-    ("KRW", 0),
-    ("KWD", 3),
-    ("LYD", 3),
-    ("OMR", 3),
-    ("PYG", 0),
-    ("RWF", 0),
-    ("TND", 3),
-    ("UGX", 0),
-    ("VND", 0),
-    ("VUV", 0),
-    ("XAF", 0),
-    ("XOF", 0),
-    ("XPF", 0),
-];
-
-/// The number of digits after the decimal point of `currency`'s major unit.
-pub fn minor_digits(currency: Currency) -> u8 {
-    MINOR_DIGITS
-        .iter()
-        .find(|(code, _)| *code == currency.as_str())
-        .map_or(DEFAULT_MINOR_DIGITS, |(_, digits)| *digits)
-}
+/// How many digits a currency's minor unit has: the event contract's table, which the
+/// dashboard is given in its config block.
+pub use eventmart_shared::events::{DEFAULT_MINOR_DIGITS, MINOR_DIGITS};
 
 /// The counters of one day, or their sum over days. Sums saturate at `u64::MAX`
 /// rather than wrap: a clamped total is visibly absurd, a wrapped one is not.
@@ -153,8 +115,15 @@ pub struct Counters {
     pub shipments: u64,
     pub sign_ups: u64,
     pub membership_cancellations: u64,
+    /// Orders placed with a member discount of more than zero.
+    pub discounted_orders: u64,
+    /// What was paid for the orders placed: their totals, after any member discount.
     pub gross_revenue: Amounts,
+    /// What the cancels refunded: the canceled orders' totals as paid.
     pub canceled_revenue: Amounts,
+    /// Member discounts given on the orders placed, counted when given: a later cancel
+    /// does not take them back (gross, like `gross_revenue`).
+    pub discounts_given: Amounts,
 }
 
 impl Counters {
@@ -166,8 +135,12 @@ impl Counters {
         self.membership_cancellations = self
             .membership_cancellations
             .saturating_add(other.membership_cancellations);
+        self.discounted_orders = self
+            .discounted_orders
+            .saturating_add(other.discounted_orders);
         add_amounts(&mut self.gross_revenue, &other.gross_revenue);
         add_amounts(&mut self.canceled_revenue, &other.canceled_revenue);
+        add_amounts(&mut self.discounts_given, &other.discounts_given);
     }
 }
 
@@ -225,8 +198,9 @@ pub struct Summary {
     pub to: NaiveDate,
     #[serde(flatten)]
     pub totals: Counters,
-    /// Gross minus canceled revenue per currency. Negative when the range cancels more
-    /// than it sells (orders placed before the range, canceled in it).
+    /// Gross minus canceled revenue per currency (both as paid, after member discounts).
+    /// Negative when the range cancels more than it sells (orders placed before the
+    /// range, canceled in it). Discounts are not netted: `discountsGiven` stays gross.
     pub net_revenue: BTreeMap<Currency, i64>,
     /// Orders canceled in the range per order placed in the range; `None` without
     /// orders. A flow ratio, not a cohort's: it can exceed 1.
@@ -417,6 +391,10 @@ mod tests {
         // A cancel of an order placed before the range: more canceled than sold.
         b.counters.canceled_revenue = [(cur("GBP"), 700)].into();
         b.counters.orders_canceled = 1;
+        a.counters.discounted_orders = 2;
+        a.counters.discounts_given = [(cur("EUR"), 100), (cur("USD"), 25)].into();
+        b.counters.discounted_orders = 1;
+        b.counters.discounts_given = [(cur("EUR"), 1149), (cur("JPY"), 150)].into();
         let s = Summary::of(&Daily::fill(r, vec![a, b]));
         assert_eq!(s.totals.orders_placed, 8);
         assert_eq!(s.totals.orders_canceled, 2);
@@ -428,7 +406,18 @@ mod tests {
         assert_eq!(s.net_revenue[&cur("GBP")], -700);
         assert_eq!(s.cancellation_rate, Some(0.25));
         assert_eq!(s.churn_rate, Some(0.25));
+        assert_eq!(s.totals.discounted_orders, 3);
+        // Discounts are their own figure: net revenue does not move with them.
+        assert_eq!(
+            s.totals.discounts_given,
+            [(cur("EUR"), 1249), (cur("JPY"), 150), (cur("USD"), 25)].into()
+        );
         let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["discountedOrders"], 3);
+        assert_eq!(
+            json["discountsGiven"],
+            serde_json::json!({"EUR": 1249, "JPY": 150, "USD": 25})
+        );
         assert_eq!(json["grossRevenue"]["EUR"], 1001);
         assert_eq!(json["netRevenue"]["GBP"], -700);
         assert_eq!(json["membershipCancellations"], 1);
@@ -448,6 +437,8 @@ mod tests {
         assert!(json["cancellationRate"].is_null());
         assert!(json["churnRate"].is_null());
         assert_eq!(json["netRevenue"], serde_json::json!({}));
+        assert_eq!(json["discountedOrders"], 0);
+        assert_eq!(json["discountsGiven"], serde_json::json!({}));
     }
 
     #[test]
@@ -458,37 +449,17 @@ mod tests {
         let mut b = day("2024-01-02", 5, &[("EUR", 5)]);
         b.counters.canceled_revenue = [(cur("USD"), u64::MAX)].into();
         b.counters.sign_ups = 1;
+        a.counters.discounted_orders = u64::MAX;
+        a.counters.discounts_given = [(cur("EUR"), u64::MAX)].into();
+        b.counters.discounted_orders = 1;
+        b.counters.discounts_given = [(cur("EUR"), 1)].into();
         let s = Summary::of(&Daily::fill(r, vec![a, b]));
         assert_eq!(s.totals.orders_placed, u64::MAX);
         assert_eq!(s.totals.gross_revenue[&cur("EUR")], u64::MAX);
         assert_eq!(s.net_revenue[&cur("EUR")], i64::MAX);
         assert_eq!(s.net_revenue[&cur("USD")], i64::MIN);
         assert_eq!(s.totals.sign_ups, u64::MAX);
-    }
-
-    #[test]
-    fn minor_digits_follow_iso_4217() {
-        for (code, digits) in [
-            ("EUR", 2),
-            ("USD", 2),
-            ("GBP", 2),
-            ("CHF", 2),
-            ("JPY", 0),
-            ("KRW", 0),
-            ("BHD", 3),
-            ("KWD", 3),
-            ("JOD", 3),
-            ("OMR", 3),
-            ("TND", 3),
-        ] {
-            assert_eq!(minor_digits(cur(code)), digits, "{code}");
-        }
-        // Every entry is a currency the event contract accepts, once, in order, and
-        // none repeats the default.
-        for (code, digits) in MINOR_DIGITS {
-            assert_eq!(cur(code).as_str(), *code);
-            assert_ne!(*digits, DEFAULT_MINOR_DIGITS, "{code}");
-        }
-        assert!(MINOR_DIGITS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(s.totals.discounted_orders, u64::MAX);
+        assert_eq!(s.totals.discounts_given[&cur("EUR")], u64::MAX);
     }
 }

@@ -103,12 +103,16 @@ pub fn day_from_item(item: &Item) -> Result<Day, StoreError> {
             "shipments" => &mut counters.shipments,
             "signUps" => &mut counters.sign_ups,
             "membershipCancellations" => &mut counters.membership_cancellations,
+            "discountedOrders" => &mut counters.discounted_orders,
             other => {
                 if let Some(cur) = other.strip_prefix("grossRevenue_") {
                     amount(&mut counters.gross_revenue, cur, value)
                         .map_err(|reason| malformed(other, reason))?;
                 } else if let Some(cur) = other.strip_prefix("canceledRevenue_") {
                     amount(&mut counters.canceled_revenue, cur, value)
+                        .map_err(|reason| malformed(other, reason))?;
+                } else if let Some(cur) = other.strip_prefix("discountsGiven_") {
+                    amount(&mut counters.discounts_given, cur, value)
                         .map_err(|reason| malformed(other, reason))?;
                 }
                 continue;
@@ -161,6 +165,9 @@ mod tests {
             ("grossRevenue_EUR", n("1999")),
             ("grossRevenue_JPY", n("500")),
             ("canceledRevenue_EUR", n("0")),
+            ("discountedOrders", n("2")),
+            ("discountsGiven_EUR", n("199")),
+            ("discountsGiven_JPY", n("50")),
             ("updatedAt", AttributeValue::S("whenever".into())),
         ]))
         .unwrap();
@@ -171,6 +178,20 @@ mod tests {
         assert_eq!(d.counters.gross_revenue.len(), 2);
         assert_eq!(d.counters.gross_revenue[&"JPY".parse().unwrap()], 500);
         assert_eq!(d.counters.canceled_revenue[&"EUR".parse().unwrap()], 0);
+        assert_eq!(d.counters.discounted_orders, 2);
+        assert_eq!(
+            d.counters.discounts_given,
+            [("EUR".parse().unwrap(), 199), ("JPY".parse().unwrap(), 50)].into()
+        );
+        // A day stored before discounts were counted has none.
+        let old = day_from_item(&item(&[
+            ("day", AttributeValue::S("2024-01-01".into())),
+            ("ordersPlaced", n("1")),
+            ("grossRevenue_EUR", n("100")),
+        ]))
+        .unwrap();
+        assert_eq!(old.counters.discounted_orders, 0);
+        assert!(old.counters.discounts_given.is_empty());
     }
 
     #[test]
@@ -182,6 +203,9 @@ mod tests {
             ("signUps", AttributeValue::S("2".into())),
             ("grossRevenue_XYZ", n("1")),
             ("canceledRevenue_EUR", n("99999999999999999999999")),
+            ("discountedOrders", n("-2")),
+            ("discountsGiven_EUR", AttributeValue::S("1149".into())),
+            ("discountsGiven_eur", n("1")),
         ] {
             let err = day_from_item(&item(&[day.clone(), (attr, value)])).unwrap_err();
             match err {

@@ -8,6 +8,15 @@
 //! | `GET /analytics/summary?from=…&to=…` | the range's totals, net revenue per currency, cancellation and churn rates |
 //! | `GET /dashboard` | one HTML page (inline CSS, JS and SVG) that signs an analyst in and reads the two routes above |
 //!
+//! Each row, and the summary, carries the counters (`ordersPlaced`, `ordersCanceled`,
+//! `shipments`, `signUps`, `membershipCancellations`, `discountedOrders`) and, per
+//! currency in minor units, `grossRevenue` (what the orders placed paid, after member
+//! discounts), `canceledRevenue` (what the cancels refunded, as paid) and
+//! `discountsGiven` (the member discounts on the orders placed). Discounts are counted
+//! when given, like gross revenue: a cancel does not take its order's discount back, and
+//! `netRevenue` (gross − canceled) leaves discounts out. A day stored before discounts
+//! were counted reads as none given.
+//!
 //! The `/analytics` routes need an id token of the `analysts` Cognito group, verified by
 //! API Gateway's JWT authorizer; the function checks the claims again (`http`). The
 //! dashboard route is public: the page holds no data, only its code and the sign-in

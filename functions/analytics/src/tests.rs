@@ -87,6 +87,8 @@ fn store() -> MemoryDailyStore {
         day("2024-02-28", |c| {
             c.orders_placed = 2;
             c.gross_revenue = [("EUR".parse().unwrap(), 3000)].into();
+            c.discounted_orders = 1;
+            c.discounts_given = [("EUR".parse().unwrap(), 1149)].into();
             c.sign_ups = 2;
         }),
         day("2024-03-01", |c| {
@@ -94,6 +96,9 @@ fn store() -> MemoryDailyStore {
             c.orders_canceled = 1;
             c.canceled_revenue = [("EUR".parse().unwrap(), 1000)].into();
             c.gross_revenue = [("USD".parse().unwrap(), 700)].into();
+            c.discounted_orders = 2;
+            c.discounts_given =
+                [("EUR".parse().unwrap(), 100), ("USD".parse().unwrap(), 35)].into();
             c.membership_cancellations = 1;
             c.shipments = 1;
         }),
@@ -122,6 +127,11 @@ async fn daily_has_a_row_for_every_day() {
     assert_eq!(days[1]["grossRevenue"], serde_json::json!({}));
     assert_eq!(days[2]["canceledRevenue"]["EUR"], 1000);
     assert_eq!(days[2]["shipments"], 1);
+    assert_eq!(days[0]["discountedOrders"], 1);
+    assert_eq!(days[0]["discountsGiven"], json!({"EUR": 1149}));
+    assert_eq!(days[1]["discountedOrders"], 0);
+    assert_eq!(days[1]["discountsGiven"], json!({}));
+    assert_eq!(days[2]["discountsGiven"], json!({"EUR": 100, "USD": 35}));
     assert_eq!(app.store.asked().len(), 1);
 }
 
@@ -149,6 +159,9 @@ async fn summary_totals_and_rates() {
     );
     assert_eq!(b["cancellationRate"], 0.25);
     assert_eq!(b["churnRate"], 0.5);
+    assert_eq!(b["discountedOrders"], 3);
+    // Per currency in minor units, like revenue; net revenue does not net them.
+    assert_eq!(b["discountsGiven"], json!({"EUR": 1249, "USD": 35}));
     assert!(b.get("days").is_none());
 }
 
@@ -368,6 +381,8 @@ async fn the_dashboard_is_one_offline_page() {
         "membership-cancellations-total",
         "cancellation-rate",
         "churn-rate",
+        "discounted-orders-total",
+        "discounts-given",
         "revenue-table",
         "daily-table",
         "chart-counts",
@@ -383,6 +398,8 @@ async fn the_dashboard_is_one_offline_page() {
         assert!(page.contains(&format!("id=\"{id}\"")), "missing #{id}");
     }
     assert!(page.contains("\"analytics/daily\"") && page.contains("\"analytics/summary\""));
+    // The discounts tile writes one #discounts-<CUR> per currency of the summary.
+    assert!(page.contains("id=\"discounts-${esc(c)}\""));
     // The one URL in the page is the configured Cognito endpoint, as data in the config
     // block; the page's own markup and code name no host and load nothing.
     let config = config_text(page);

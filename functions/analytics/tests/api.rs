@@ -100,6 +100,9 @@ async fn daily_and_summary_over_stored_days_with_several_currencies() {
             ("ordersPlaced", 3),
             ("grossRevenue_EUR", 4500),
             ("grossRevenue_USD", 1200),
+            ("discountedOrders", 2),
+            ("discountsGiven_EUR", 1149),
+            ("discountsGiven_USD", 60),
             ("signUps", 4),
         ],
     )
@@ -115,6 +118,8 @@ async fn daily_and_summary_over_stored_days_with_several_currencies() {
             ("grossRevenue_EUR", 500),
             ("canceledRevenue_EUR", 3000),
             ("canceledRevenue_JPY", 800),
+            ("discountedOrders", 1),
+            ("discountsGiven_EUR", 50),
         ],
     )
     .await;
@@ -142,10 +147,14 @@ async fn daily_and_summary_over_stored_days_with_several_currencies() {
     let days = daily["days"].as_array().unwrap();
     let zero = json!({"day": "2024-02-29", "ordersPlaced": 0, "ordersCanceled": 0,
         "shipments": 0, "signUps": 0, "membershipCancellations": 0,
-        "grossRevenue": {}, "canceledRevenue": {}});
+        "discountedOrders": 0,
+        "grossRevenue": {}, "canceledRevenue": {}, "discountsGiven": {}});
     assert_eq!(days[2], zero);
     assert_eq!(days[1]["grossRevenue"], json!({"EUR": 4500, "USD": 1200}));
     assert_eq!(days[1]["signUps"], 4);
+    assert_eq!(days[1]["discountedOrders"], 2);
+    assert_eq!(days[1]["discountsGiven"], json!({"EUR": 1149, "USD": 60}));
+    assert_eq!(days[3]["discountsGiven"], json!({"EUR": 50}));
     assert_eq!(days[3]["canceledRevenue"], json!({"EUR": 3000, "JPY": 800}));
     assert_eq!(days[3]["ordersCanceled"], 2);
 
@@ -158,8 +167,10 @@ async fn daily_and_summary_over_stored_days_with_several_currencies() {
             "from": "2024-02-27", "to": "2024-03-02",
             "ordersPlaced": 4, "ordersCanceled": 2, "shipments": 2, "signUps": 4,
             "membershipCancellations": 1,
+            "discountedOrders": 3,
             "grossRevenue": {"EUR": 5000, "USD": 1200},
             "canceledRevenue": {"EUR": 3000, "JPY": 800},
+            "discountsGiven": {"EUR": 1199, "USD": 60},
             "netRevenue": {"EUR": 2000, "JPY": -800, "USD": 1200},
             "cancellationRate": 0.5,
             "churnRate": 0.25
@@ -309,10 +320,17 @@ async fn the_dashboard_is_served_as_html_with_no_other_hosts() {
 #[tokio::test]
 async fn the_sample_events_are_served() {
     let env = env().await;
+    // The day of the sample OrderPlaced (an annual member's 11499 EUR less 1149) and of
+    // a non-member's order of the same basket.
     env.put_day(
         "daily",
         "2026-11-20",
-        &[("ordersPlaced", 2), ("grossRevenue_EUR", 11499)],
+        &[
+            ("ordersPlaced", 2),
+            ("grossRevenue_EUR", 10350 + 11499),
+            ("discountedOrders", 1),
+            ("discountsGiven_EUR", 1149),
+        ],
     )
     .await;
     let app = env.app();
@@ -340,11 +358,15 @@ async fn the_sample_events_are_served() {
                 assert_eq!(body["days"].as_array().unwrap().len(), 30);
                 assert_eq!(body["days"][19]["day"], "2026-11-20");
                 assert_eq!(body["days"][19]["ordersPlaced"], 2);
+                assert_eq!(body["days"][19]["discountedOrders"], 1);
+                assert_eq!(body["days"][19]["discountsGiven"], json!({"EUR": 1149}));
             }
             "summary" => {
                 let (_, body) = response_json(&resp);
                 assert_eq!(body["ordersPlaced"], 2);
-                assert_eq!(body["grossRevenue"]["EUR"], 11499);
+                assert_eq!(body["grossRevenue"]["EUR"], 21849);
+                assert_eq!(body["discountedOrders"], 1);
+                assert_eq!(body["discountsGiven"], json!({"EUR": 1149}));
             }
             "dashboard" => assert!(content_type.starts_with("text/html")),
             other => panic!("no expectation for events/analytics/{other}.json"),
@@ -435,4 +457,26 @@ async fn an_event_that_is_no_http_request_is_an_error() {
         .unwrap_err();
     assert!(err.to_string().contains("HTTP routes only"), "{err}");
     assert_eq!(env.queries(), 0);
+}
+
+/// A discount attribute that breaks the layout is a 500 naming no data, as for revenue.
+#[tokio::test]
+async fn a_malformed_discount_attribute_is_a_500() {
+    let env = env().await;
+    env.client
+        .put_item()
+        .table_name(&env.table)
+        .item("series", AttributeValue::S("daily".into()))
+        .item("day", AttributeValue::S("2024-05-01".into()))
+        .item("ordersPlaced", AttributeValue::N("1".into()))
+        .item("discountsGiven_EUR", AttributeValue::S("11.49".into()))
+        .send()
+        .await
+        .expect("put day");
+    let app = env.app();
+    for route in ["/analytics/daily", "/analytics/summary"] {
+        let (status, body) = get(&app, &format!("{route}?from=2024-05-01&to=2024-05-01")).await;
+        assert_eq!(status, 500, "{route}: {body}");
+        assert!(!body.to_string().contains("11.49"), "{body}");
+    }
 }

@@ -21,10 +21,11 @@ fn inc(counter: impl Into<String>, by: u64) -> Increment {
     }
 }
 
-fn revenue(prefix: &str, total: &Money) -> Increment {
+/// `<prefix>_<CUR>` + the amount in minor units: a per-currency amount.
+fn amount(prefix: &str, money: &Money) -> Increment {
     inc(
-        format!("{prefix}_{}", total.currency),
-        total.amount_minor.get(),
+        format!("{prefix}_{}", money.currency),
+        money.amount_minor.get(),
     )
 }
 
@@ -62,13 +63,26 @@ pub fn day(t: DateTime<Utc>) -> String {
 
 pub fn increments(event: &Event) -> Vec<Increment> {
     match event {
-        Event::OrderPlaced(e) => vec![
-            inc("ordersPlaced", 1),
-            revenue("grossRevenue", &e.data.total),
-        ],
+        Event::OrderPlaced(e) => {
+            // Revenue is what the customer pays: the total, after any member discount.
+            let mut v = vec![
+                inc("ordersPlaced", 1),
+                amount("grossRevenue", &e.data.total),
+            ];
+            // A member discount is counted when it is given, on the order's day; an
+            // order whose discount is zero (a non-member, or a rate that rounds down
+            // to nothing) is no discounted order.
+            if e.data.discount.amount_minor.get() > 0 {
+                v.push(inc("discountedOrders", 1));
+                v.push(amount("discountsGiven", &e.data.discount));
+            }
+            v
+        }
+        // The total as paid: what the cancel refunds. A cancel does not take the
+        // order's discount back out of `discountsGiven` (see the crate docs).
         Event::OrderCanceled(e) => vec![
             inc("ordersCanceled", 1),
-            revenue("canceledRevenue", &e.data.total),
+            amount("canceledRevenue", &e.data.total),
         ],
         Event::OrderShipped(_) => vec![inc("shipments", 1)],
         Event::MembershipSignedUp(_) => vec![inc("signUps", 1)],
@@ -95,6 +109,7 @@ pub fn ingest(event: &Event) -> Ingest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use eventmart_shared::events::Plan;
 
     fn sample(name: &str) -> Value {
         eventmart_tests::sample_event(name)
@@ -108,21 +123,83 @@ mod tests {
         increments(&parse(&sample(name)))
     }
 
+    /// The sample order as one line of `subtotal` minor units in `currency`, priced for
+    /// a member of `plan` (the plan's rate off, rounded down) or for a non-member.
+    fn order(subtotal: u64, currency: &str, plan: Option<Plan>) -> Value {
+        let mut ev = sample("OrderPlaced");
+        let money = |amount: u64| json!({"amountMinor": amount, "currency": currency});
+        let discount = plan.map_or(0, |p| subtotal * u64::from(p.discount().get()) / 10_000);
+        let data = &mut ev["detail"]["data"];
+        data["items"] = json!([{"sku": "SKU-1", "quantity": 1, "unitPrice": money(subtotal)}]);
+        data["subtotal"] = money(subtotal);
+        data["discount"] = money(discount);
+        data["total"] = money(subtotal - discount);
+        match plan {
+            Some(p) => {
+                data["membership"]["plan"] = json!(p.as_str());
+                data["membership"]["discountBasisPoints"] = json!(p.discount().get());
+            }
+            None => {
+                data.as_object_mut().unwrap().remove("membership");
+            }
+        }
+        ev
+    }
+
     #[test]
     fn orders_move_counts_and_revenue_per_currency() {
+        // The sample is an annual member's order: 114.99 less 10 %, 11.49 off.
         assert_eq!(
             of("OrderPlaced"),
-            vec![inc("ordersPlaced", 1), inc("grossRevenue_EUR", 11499)]
+            vec![
+                inc("ordersPlaced", 1),
+                inc("grossRevenue_EUR", 10350),
+                inc("discountedOrders", 1),
+                inc("discountsGiven_EUR", 1149),
+            ]
         );
+        // A cancel moves the revenue it refunds, and no discount counter.
         assert_eq!(
             of("OrderCanceled"),
-            vec![inc("ordersCanceled", 1), inc("canceledRevenue_EUR", 11499)]
+            vec![inc("ordersCanceled", 1), inc("canceledRevenue_EUR", 10350)]
         );
         let mut yen = sample("OrderCanceled");
         yen["detail"]["data"]["total"] = json!({"amountMinor": 1500, "currency": "JPY"});
         assert_eq!(
             increments(&parse(&yen))[1],
             inc("canceledRevenue_JPY", 1500)
+        );
+    }
+
+    #[test]
+    fn member_discounts_are_counted_per_currency_and_only_when_given() {
+        assert_eq!(
+            increments(&parse(&order(1999, "USD", Some(Plan::Monthly)))),
+            vec![
+                inc("ordersPlaced", 1),
+                inc("grossRevenue_USD", 1900),
+                inc("discountedOrders", 1),
+                inc("discountsGiven_USD", 99),
+            ]
+        );
+        assert_eq!(
+            increments(&parse(&order(1500, "JPY", Some(Plan::Annual)))),
+            vec![
+                inc("ordersPlaced", 1),
+                inc("grossRevenue_JPY", 1350),
+                inc("discountedOrders", 1),
+                inc("discountsGiven_JPY", 150),
+            ]
+        );
+        // A non-member pays the subtotal: no discount counter moves.
+        assert_eq!(
+            increments(&parse(&order(11499, "EUR", None))),
+            vec![inc("ordersPlaced", 1), inc("grossRevenue_EUR", 11499)]
+        );
+        // A member whose rate rounds down to nothing got no discount.
+        assert_eq!(
+            increments(&parse(&order(19, "EUR", Some(Plan::Monthly)))),
+            vec![inc("ordersPlaced", 1), inc("grossRevenue_EUR", 19)]
         );
     }
 

@@ -9,12 +9,20 @@
 //!
 //! | event | counters |
 //! | --- | --- |
-//! | `OrderPlaced` | `ordersPlaced` +1, `grossRevenue_<CUR>` + total (minor units) |
-//! | `OrderCanceled` | `ordersCanceled` +1, `canceledRevenue_<CUR>` + total |
+//! | `OrderPlaced` | `ordersPlaced` +1, `grossRevenue_<CUR>` + total (what is paid, after any member discount; minor units) |
+//! | `OrderPlaced` with a non-zero `discount` | also `discountedOrders` +1, `discountsGiven_<CUR>` + discount (minor units) |
+//! | `OrderCanceled` | `ordersCanceled` +1, `canceledRevenue_<CUR>` + total (as paid: what the cancel refunds) |
 //! | `OrderShipped` | `shipments` +1 |
 //! | `MembershipSignedUp` | `signUps` +1 |
 //! | `MembershipCanceled` | `membershipCancellations` +1 |
 //! | `Fulfillment*` | stored, no counter |
+//!
+//! Member discounts are counted when they are given, on the order's day, like gross
+//! revenue: a later cancel refunds the total as paid (`canceledRevenue`) and does not take
+//! the discount back out of `discountsGiven`, which stays a gross figure (the
+//! `OrderCanceled` event carries no discount to subtract). A member's order whose rate
+//! rounds down to zero minor units is no discounted order. `grossRevenue + discountsGiven`
+//! of a currency is what the day's orders would have cost at list price.
 //!
 //! All of it commits or none of it does, so a duplicate, sequential or concurrent,
 //! changes nothing and costs one request (its record's condition fails). A replay after

@@ -2,7 +2,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventmart_shared::aws::RequestCounter;
-use eventmart_shared::events::EventId;
+use eventmart_shared::events::{EventId, Plan};
 use eventmart_tests::{create_queue, create_tables, drain_queue, dynamodb, fixture, sqs};
 use ingestion::{Clients, Deployed, Settings};
 use serde_json::{Value, json};
@@ -55,17 +55,32 @@ fn event(name: &str, occurred_at: &str) -> Value {
     ev
 }
 
-fn with_total(mut ev: Value, amount: u64, currency: &str) -> Value {
-    let money = json!({"amountMinor": amount, "currency": currency});
-    if let Some(items) = ev["detail"]["data"]
-        .get_mut("items")
-        .and_then(Value::as_array_mut)
-    {
-        items.truncate(1);
-        items[0]["quantity"] = json!(1);
-        items[0]["unitPrice"] = money.clone();
+/// The sample order as one line of `subtotal` minor units in `currency`, priced for a
+/// member of `plan` (its rate off, rounded down, as the contract requires) or for a
+/// non-member.
+fn priced(mut ev: Value, subtotal: u64, currency: &str, plan: Option<Plan>) -> Value {
+    let money = |amount: u64| json!({"amountMinor": amount, "currency": currency});
+    let discount = plan.map_or(0, |p| subtotal * u64::from(p.discount().get()) / 10_000);
+    let data = &mut ev["detail"]["data"];
+    data["items"] = json!([{"sku": "SKU-1", "quantity": 1, "unitPrice": money(subtotal)}]);
+    data["subtotal"] = money(subtotal);
+    data["discount"] = money(discount);
+    data["total"] = money(subtotal - discount);
+    match plan {
+        Some(p) => {
+            data["membership"]["plan"] = json!(p.as_str());
+            data["membership"]["discountBasisPoints"] = json!(p.discount().get());
+        }
+        None => {
+            data.as_object_mut().unwrap().remove("membership");
+        }
     }
-    ev["detail"]["data"]["total"] = money;
+    ev
+}
+
+/// A cancel refunding `total` minor units in `currency`.
+fn with_total(mut ev: Value, total: u64, currency: &str) -> Value {
+    ev["detail"]["data"]["total"] = json!({"amountMinor": total, "currency": currency});
     ev
 }
 
@@ -116,10 +131,16 @@ async fn a_day_of_mixed_events_with_duplicates_gives_exact_counters() {
     let env = env().await;
     let at = "2026-11-20T10:15:30.123Z";
     let events = vec![
-        with_total(event("OrderPlaced", at), 11499, "EUR"),
-        with_total(event("OrderPlaced", at), 2500, "EUR"),
-        with_total(event("OrderPlaced", at), 1500, "JPY"),
+        // The sample: an annual member's order, 11499 less 1149 EUR.
+        event("OrderPlaced", at),
+        priced(event("OrderPlaced", at), 2500, "EUR", None),
+        priced(event("OrderPlaced", at), 1500, "JPY", Some(Plan::Annual)),
+        // A member whose 5 % of 19 rounds down to nothing: no discount given.
+        priced(event("OrderPlaced", at), 19, "EUR", Some(Plan::Monthly)),
         with_total(event("OrderCanceled", at), 2500, "EUR"),
+        // The member's order canceled: the refund is what was paid, and the discount
+        // stays counted as given.
+        event("OrderCanceled", at),
         event("OrderShipped", at),
         event("MembershipSignedUp", at),
         event("MembershipSignedUp", at),
@@ -142,7 +163,7 @@ async fn a_day_of_mixed_events_with_duplicates_gives_exact_counters() {
         env.app.on_event(ev).await.unwrap();
         assert_eq!(env.transactions(), counts(&[("TransactWriteItems", 1)]));
     }
-    // And 64 concurrent deliveries of one order.
+    // And 64 concurrent deliveries of the member's order.
     let tasks: Vec<_> = (0..64)
         .map(|_| {
             let (app, ev) = (env.app.clone(), events[0].clone());
@@ -155,11 +176,14 @@ async fn a_day_of_mixed_events_with_duplicates_gives_exact_counters() {
     assert_eq!(env.transactions(), counts(&[("TransactWriteItems", 64)]));
 
     let expected = counts(&[
-        ("ordersPlaced", 3),
-        ("grossRevenue_EUR", 13999),
-        ("grossRevenue_JPY", 1500),
-        ("ordersCanceled", 1),
-        ("canceledRevenue_EUR", 2500),
+        ("ordersPlaced", 4),
+        ("grossRevenue_EUR", 10350 + 2500 + 19),
+        ("grossRevenue_JPY", 1350),
+        ("discountedOrders", 2),
+        ("discountsGiven_EUR", 1149),
+        ("discountsGiven_JPY", 150),
+        ("ordersCanceled", 2),
+        ("canceledRevenue_EUR", 2500 + 10350),
         ("shipments", 1),
         ("signUps", 2),
         ("membershipCancellations", 1),
@@ -197,15 +221,17 @@ async fn a_day_of_mixed_events_with_duplicates_gives_exact_counters() {
 async fn events_on_two_days_land_on_their_own_days() {
     let env = env().await;
     // 23:59:59.999 UTC and, five hours west of UTC, the next UTC day.
-    let late = with_total(
+    let late = priced(
         event("OrderPlaced", "2026-11-20T23:59:59.999Z"),
         1000,
         "USD",
+        None,
     );
-    let next = with_total(
+    let next = priced(
         event("OrderPlaced", "2026-11-20T19:30:00-05:00"),
         700,
         "USD",
+        Some(Plan::Monthly),
     );
     let signup = event("MembershipSignedUp", "2026-11-21T00:00:00Z");
     for ev in [&late, &next, &signup, &late] {
@@ -219,7 +245,9 @@ async fn events_on_two_days_land_on_their_own_days() {
         env.day("2026-11-21").await,
         counts(&[
             ("ordersPlaced", 1),
-            ("grossRevenue_USD", 700),
+            ("grossRevenue_USD", 665),
+            ("discountedOrders", 1),
+            ("discountsGiven_USD", 35),
             ("signUps", 1)
         ])
     );
@@ -229,7 +257,12 @@ async fn events_on_two_days_land_on_their_own_days() {
 #[tokio::test]
 async fn a_replay_after_the_idempotency_record_expired_is_not_counted_again() {
     let env = env().await;
-    let ev = with_total(event("OrderPlaced", "2026-11-22T08:00:00Z"), 4200, "GBP");
+    let ev = priced(
+        event("OrderPlaced", "2026-11-22T08:00:00Z"),
+        4200,
+        "GBP",
+        Some(Plan::Annual),
+    );
     env.app.on_event(&ev).await.unwrap();
     // What TTL does after 24 hours: the record is gone, the event item stays.
     env.ddb
@@ -251,7 +284,12 @@ async fn a_replay_after_the_idempotency_record_expired_is_not_counted_again() {
     assert_eq!(env.transactions(), counts(&[("TransactWriteItems", 1)]));
     assert_eq!(
         env.day("2026-11-22").await,
-        counts(&[("ordersPlaced", 1), ("grossRevenue_GBP", 4200)])
+        counts(&[
+            ("ordersPlaced", 1),
+            ("grossRevenue_GBP", 3780),
+            ("discountedOrders", 1),
+            ("discountsGiven_GBP", 420)
+        ])
     );
 }
 

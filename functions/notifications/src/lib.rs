@@ -2,16 +2,29 @@
 //!
 //! | event | effect |
 //! | --- | --- |
-//! | `OrderPlaced` | order summary email (lines and total in the currency's minor units) |
-//! | `OrderCanceled` | cancel email stating the fulfillment outcome when it is known |
+//! | `OrderPlaced` | order summary email: the lines, the subtotal, the member discount (plan and rate) when the order had one, and the total to pay |
+//! | `OrderCanceled` | cancel email stating the refund (the event's `total`, what was paid after any member discount) and the fulfillment outcome when it is known |
 //! | `OrderShipped` | "on its way" email |
-//! | `MembershipSignedUp` | welcome email with the plan |
+//! | `MembershipSignedUp` | welcome email with the plan and what it saves on every order (the catalog's `Plan::discount`) |
 //! | `MembershipCanceled` | the "please come back" email |
 //! | `FulfillmentCanceled`, `FulfillmentCancelRejected` | no email: `OUTCOME#<orderId>` (`CANCELED` / `REJECTED`) is recorded for a later cancel email |
 //!
 //! Every email that goes out is recorded as `MESSAGE#<eventId>` (`eventId`, `template`,
 //! `recipientHash` = hex SHA-256 of the lower-cased address, `sesMessageId`, `sentAt`,
 //! `correlationId`). Addresses are never logged nor stored.
+//!
+//! # Amounts in the emails
+//!
+//! Amounts are shown from the events' minor units with the currency's digits after the
+//! point, from the contract's one table (`Currency::minor_digits`): `10350` EUR is
+//! `103.50 EUR`, `10350` JPY is `10350 JPY`, `10350` KWD is `10.350 KWD`. The order email
+//! shows the amounts the event carries and computes none of them but the line totals
+//! (quantity × unit price): the discount as `−11.49 EUR` under
+//! `Member discount (annual plan, 10%)`, with the rate the event gives
+//! (`membership.discountBasisPoints`, the plan's rate when the order was placed), shown
+//! exactly (`500` basis points as `5%`, `250` as `2.5%`, `1` as `0.01%`). A non-member's
+//! order has no discount line; a member's order whose discount rounded down to nothing
+//! says "none on this order" rather than showing a zero discount.
 //!
 //! # Outcomes and the cancel email
 //!

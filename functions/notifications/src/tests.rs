@@ -72,6 +72,38 @@ async fn every_email_event_sends_one_email_and_records_it() {
 }
 
 #[tokio::test]
+async fn the_sample_emails_state_the_members_discount_and_the_refund() {
+    let n = notifier();
+    for name in ["OrderPlaced", "OrderCanceled", "MembershipSignedUp"] {
+        n.on_event(&sample(name), deadline()).await.unwrap();
+    }
+    let sent = sent(&n);
+    let lines = |i: usize| -> Vec<String> { sent[i].1.body.lines().map(String::from).collect() };
+    let placed = lines(0);
+    for line in [
+        "Subtotal: 114.99 EUR",
+        "Member discount (annual plan, 10%): \u{2212}11.49 EUR",
+        "Total: 103.50 EUR",
+    ] {
+        assert!(placed.iter().any(|l| l == line), "{line}: {placed:?}");
+    }
+    let canceled = lines(1);
+    assert!(
+        canceled
+            .iter()
+            .any(|l| l == "Refund: 103.50 EUR, the amount you paid."),
+        "{canceled:?}"
+    );
+    let welcome = lines(2);
+    assert!(
+        welcome
+            .iter()
+            .any(|l| l == "As an annual member you save 10% on every order."),
+        "{welcome:?}"
+    );
+}
+
+#[tokio::test]
 async fn duplicates_send_nothing_more() {
     let n = notifier();
     let ev = sample("OrderPlaced");

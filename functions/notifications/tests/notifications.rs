@@ -276,7 +276,13 @@ async fn ten_sequential_duplicates_send_one_email() {
         text.contains("2 x SOCK-3PK at 12.50 EUR = 25.00 EUR"),
         "{text}"
     );
-    assert!(text.contains("Total: 114.99 EUR"), "{text}");
+    // The sample is an annual member's order: 10 % off the subtotal, rounded down.
+    assert!(text.contains("\nSubtotal: 114.99 EUR\n"), "{text}");
+    assert!(
+        text.contains("\nMember discount (annual plan, 10%): \u{2212}11.49 EUR\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nTotal: 103.50 EUR\n"), "{text}");
 }
 
 #[tokio::test]
@@ -373,6 +379,13 @@ async fn cancel_after_an_outcome_states_it_and_a_late_outcome_sends_nothing() {
         "{}",
         texts[2]
     );
+    // Each states the refund: the sample's total, as paid after the member discount.
+    for text in &texts {
+        assert!(
+            text.contains("\nRefund: 103.50 EUR, the amount you paid.\n"),
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! environment, and the real adapters wired to them.
 
 use crate::dynamo::DynamoOrders;
-use crate::ports::OrderRepository;
+use crate::ports::{MemberView, OrderRepository};
 use aws_config::SdkConfig;
 use dynamodb_idempotency::{Config, DynamoStore, Idempotency, Store};
 use eventmart_shared::aws::{ConfigError, env};
@@ -14,7 +14,8 @@ use serde_json::Value;
 /// The function name idempotency records are kept under.
 pub const FUNCTION: &str = "orders";
 
-/// The orders handler over its ports: the orders table, the idempotency store (which
+/// The orders handler over its ports: the orders table and the member view (one
+/// repository), the idempotency store (which
 /// also commits the writes of requests without a key) and the dead-letter queue.
 pub struct App<R, S, D> {
     pub(crate) repo: R,
@@ -27,7 +28,7 @@ pub struct App<R, S, D> {
 
 impl<R, S, D> App<R, S, D>
 where
-    R: OrderRepository<Write = S::Write>,
+    R: OrderRepository<Write = S::Write> + MemberView<Write = S::Write>,
     S: Store + Clone,
     D: DeadLetters,
 {
@@ -48,6 +49,8 @@ where
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub orders_table: String,
+    /// The orders service's view of who is a member.
+    pub member_view_table: String,
     pub idempotency_table: String,
     /// The SQS queue of events that can never be applied (also the on-failure
     /// destination).
@@ -55,10 +58,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// `ORDERS_TABLE`, `IDEMPOTENCY_TABLE`, `DEAD_LETTER_QUEUE_URL`.
+    /// `ORDERS_TABLE`, `MEMBER_VIEW_TABLE`, `IDEMPOTENCY_TABLE`, `DEAD_LETTER_QUEUE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             orders_table: env("ORDERS_TABLE")?,
+            member_view_table: env("MEMBER_VIEW_TABLE")?,
             idempotency_table: env("IDEMPOTENCY_TABLE")?,
             dead_letter_queue_url: env("DEAD_LETTER_QUEUE_URL")?,
         })
@@ -72,7 +76,11 @@ pub type Deployed = App<DynamoOrders, DynamoStore, SqsDeadLetters>;
 pub fn build(sdk: &SdkConfig, settings: &Settings) -> Deployed {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     App::new(
-        DynamoOrders::new(dynamodb.clone(), &settings.orders_table),
+        DynamoOrders::new(
+            dynamodb.clone(),
+            &settings.orders_table,
+            &settings.member_view_table,
+        ),
         DynamoStore::new(dynamodb, &settings.idempotency_table),
         SqsDeadLetters::new(
             aws_sdk_sqs::Client::new(sdk),
@@ -86,10 +94,11 @@ pub fn from_env(sdk: &SdkConfig) -> Result<Deployed, ConfigError> {
     Ok(build(sdk, &Settings::from_env()?))
 }
 
-/// One invocation: an HTTP API request, or an EventBridge event (`OrderShipped`).
+/// One invocation: an HTTP API request, or an EventBridge event (`OrderShipped`,
+/// `MembershipSignedUp`, `MembershipCanceled`).
 impl<R, S, D> Function for App<R, S, D>
 where
-    R: OrderRepository<Write = S::Write> + 'static,
+    R: OrderRepository<Write = S::Write> + MemberView<Write = S::Write> + 'static,
     S: Store + Clone + 'static,
     D: DeadLetters + 'static,
 {

@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use eventmart_shared::events::{
-    CorrelationId, Currency, CustomerId, Email, Envelope, Event, Metadata, MinorUnits, Money,
-    OrderCanceled, OrderId, OrderLine, OrderPlaced, Quantity, Reason, Sku, rfc3339,
+    CorrelationId, Currency, CustomerId, Email, Envelope, Event, MemberDiscount, Metadata,
+    MinorUnits, Money, OrderCanceled, OrderId, OrderLine, OrderPlaced, Pricing, Quantity, Reason,
+    Sku, rfc3339,
 };
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +35,15 @@ pub struct Order {
     pub customer_id: CustomerId,
     pub email: Email,
     pub items: Vec<OrderLine>,
+    /// The lines' sum.
+    pub subtotal: Money,
+    /// What the customer's membership took off ([`Pricing::new`]); zero for a non-member.
+    pub discount: Money,
+    /// What the customer pays, and what a cancel refunds.
     pub total: Money,
+    /// The membership the discount came from, when the customer was a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership: Option<MemberDiscount>,
     pub status: OrderStatus,
     #[serde(with = "rfc3339")]
     pub created_at: DateTime<Utc>,
@@ -55,7 +64,8 @@ pub struct NewOrder {
     pub customer_id: CustomerId,
     pub email: Email,
     pub items: Vec<OrderLine>,
-    pub total: Money,
+    /// The lines' sum, before any member discount.
+    pub subtotal: Money,
 }
 
 /// One requested line: SKU, quantity, unit price in the order's currency.
@@ -68,7 +78,7 @@ impl NewOrder {
         currency: Currency,
         lines: Vec<LineRequest>,
     ) -> Result<Self, TotalOverflow> {
-        let total = Money {
+        let subtotal = Money {
             amount_minor: sum_lines(&lines)?,
             currency,
         };
@@ -87,7 +97,7 @@ impl NewOrder {
             customer_id,
             email,
             items,
-            total,
+            subtotal,
         })
     }
 }
@@ -133,16 +143,21 @@ impl Order {
         self.customer_id == *customer
     }
 
-    /// A new order, PLACED now.
-    pub fn place(new: NewOrder, now: DateTime<Utc>) -> Self {
+    /// A new order, PLACED now, at the price of `membership` (the customer's, as the
+    /// view knows it now; `None` for a non-member).
+    pub fn place(new: NewOrder, membership: Option<MemberDiscount>, now: DateTime<Utc>) -> Self {
         // Millisecond precision, as every event: the stored and returned times agree.
         let now = rfc3339::truncate(now);
+        let price = Pricing::new(new.subtotal, membership);
         Self {
             order_id: OrderId::new(),
             customer_id: new.customer_id,
             email: new.email,
             items: new.items,
-            total: new.total,
+            subtotal: price.subtotal,
+            discount: price.discount,
+            total: price.total,
+            membership: price.membership,
             status: OrderStatus::Placed,
             created_at: now,
             updated_at: now,
@@ -158,7 +173,10 @@ impl Order {
                 customer_id: self.customer_id.clone(),
                 email: self.email.clone(),
                 items: self.items.clone(),
+                subtotal: self.subtotal,
+                discount: self.discount,
                 total: self.total,
+                membership: self.membership,
             },
         ))
     }
@@ -211,6 +229,7 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use eventmart_shared::events::{MembershipId, Plan};
 
     fn new_order(lines: Vec<(u64, u32)>) -> Result<NewOrder, TotalOverflow> {
         NewOrder::new(
@@ -231,10 +250,97 @@ mod tests {
     }
 
     #[test]
-    fn total_is_the_sum_of_the_lines() {
+    fn subtotal_is_the_sum_of_the_lines() {
         let o = new_order(vec![(250, 2), (1000, 3)]).unwrap();
-        assert_eq!(o.total.amount_minor.get(), 3500);
-        assert_eq!(o.total.currency.as_str(), "EUR");
+        assert_eq!(o.subtotal.amount_minor.get(), 3500);
+        assert_eq!(o.subtotal.currency.as_str(), "EUR");
+    }
+
+    fn member(plan: Plan) -> MemberDiscount {
+        MemberDiscount {
+            membership_id: MembershipId::new(),
+            plan,
+            discount_basis_points: plan.discount(),
+        }
+    }
+
+    /// An order of `lines` (unit price, quantity) in `currency` at `plan`'s price.
+    fn priced(currency: &str, lines: &[(u64, u32)], plan: Option<Plan>) -> Order {
+        let new = NewOrder::new(
+            "cust-1".parse().unwrap(),
+            "a@example.com".parse().unwrap(),
+            currency.parse().unwrap(),
+            lines
+                .iter()
+                .map(|&(p, q)| {
+                    (
+                        "SKU-1".parse().unwrap(),
+                        Quantity::try_from(q).unwrap(),
+                        MinorUnits::try_from(p).unwrap(),
+                    )
+                })
+                .collect(),
+        )
+        .unwrap();
+        Order::place(new, plan.map(member), Utc::now())
+    }
+
+    fn amounts(o: &Order) -> (u64, u64, u64) {
+        (
+            o.subtotal.amount_minor.get(),
+            o.discount.amount_minor.get(),
+            o.total.amount_minor.get(),
+        )
+    }
+
+    #[test]
+    fn a_non_member_pays_the_subtotal() {
+        let o = priced("EUR", &[(8999, 1)], None);
+        assert_eq!(amounts(&o), (8999, 0, 8999));
+        assert_eq!(o.membership, None);
+        assert_eq!(o.discount.currency.as_str(), "EUR");
+    }
+
+    #[test]
+    fn the_discount_is_taken_once_on_the_subtotal_rounded_down_to_a_minor_unit() {
+        // Two decimals (EUR): 10 % of 89.99 is 8.999, so 8.99 off and 81.00 to pay.
+        let o = priced("EUR", &[(8999, 1)], Some(Plan::Annual));
+        assert_eq!(amounts(&o), (8999, 899, 8100));
+        // Per line it would be 0.09 + 0.09 + 0.09 = 0.27 off; on the total 0.29.
+        let o = priced("EUR", &[(199, 3)], Some(Plan::Monthly));
+        assert_eq!(amounts(&o), (597, 29, 568));
+        // No decimals (JPY): 5 % of ¥1,999 is ¥99.95, so ¥99 off.
+        let o = priced("JPY", &[(1999, 1)], Some(Plan::Monthly));
+        assert_eq!(amounts(&o), (1999, 99, 1900));
+        // ¥19 is too little for a whole yen at 5 %.
+        let o = priced("JPY", &[(19, 1)], Some(Plan::Monthly));
+        assert_eq!(amounts(&o), (19, 0, 19));
+        assert!(o.membership.is_some(), "a member still, with nothing off");
+        // Three decimals (KWD): 10 % of 12.345 KD is 1.2345, so 1.234 off.
+        let o = priced("KWD", &[(12345, 1)], Some(Plan::Annual));
+        assert_eq!(amounts(&o), (12345, 1234, 11111));
+        assert_eq!(o.total.currency.as_str(), "KWD");
+    }
+
+    #[test]
+    fn the_placed_event_carries_the_prices_and_the_membership_and_validates() {
+        use eventmart_shared::events::Validate;
+        let o = priced("EUR", &[(2500, 2)], Some(Plan::Annual));
+        let Event::OrderPlaced(placed) = o.placed_event(CorrelationId::new(), Utc::now()) else {
+            panic!("OrderPlaced expected")
+        };
+        assert_eq!(placed.data.subtotal, o.subtotal);
+        assert_eq!(placed.data.discount.amount_minor.get(), 500);
+        assert_eq!(placed.data.total.amount_minor.get(), 4500);
+        assert_eq!(placed.data.membership, o.membership);
+        placed.data.validate().unwrap();
+        // A discount that is not the rule's is refused by the contract.
+        let mut wrong = placed.data.clone();
+        wrong.discount.amount_minor = MinorUnits::try_from(501).unwrap();
+        assert_eq!(wrong.validate().unwrap_err().0, "discount.amountMinor");
+        let mut wrong = placed.data;
+        wrong.total.amount_minor = MinorUnits::try_from(5000).unwrap();
+        assert_eq!(wrong.validate().unwrap_err().0, "total.amountMinor");
     }
 
     #[test]
@@ -251,7 +357,7 @@ mod tests {
 
     #[test]
     fn an_order_is_visible_to_its_customer_only() {
-        let order = Order::place(new_order(vec![(100, 1)]).unwrap(), Utc::now());
+        let order = Order::place(new_order(vec![(100, 1)]).unwrap(), None, Utc::now());
         assert!(order.visible_to(&"cust-1".parse().unwrap()));
         for other in ["cust-2", "Cust-1", "cust-1.", "cust"] {
             assert!(!order.visible_to(&other.parse().unwrap()), "{other}");
@@ -261,7 +367,7 @@ mod tests {
     #[test]
     fn lifecycle() {
         let now = Utc::now();
-        let order = Order::place(new_order(vec![(100, 1)]).unwrap(), now);
+        let order = Order::place(new_order(vec![(100, 1)]).unwrap(), None, now);
         assert_eq!(order.status, OrderStatus::Placed);
         let Event::OrderPlaced(placed) = order.placed_event(CorrelationId::new(), now) else {
             panic!("OrderPlaced expected")

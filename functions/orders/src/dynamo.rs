@@ -1,28 +1,108 @@
-//! The orders table in DynamoDB: `ORDER#<orderId>` items and outbox items.
+//! The orders table in DynamoDB (`ORDER#<orderId>` items and outbox items), and the
+//! member view table (`customerId`, `membershipId`).
 
 use crate::domain::{Order, OrderStatus};
-use crate::ports::{OrderRepository, RepoError};
+use crate::members::{ViewEntry, ViewStatus};
+use crate::ports::{MemberView, OrderRepository, RepoError};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use eventmart_shared::dynamo::{from_item, s, to_item};
-use eventmart_shared::events::{Event, OrderId, format_time};
+use eventmart_shared::events::{CustomerId, Event, MembershipId, OrderId, format_time};
+use std::collections::HashMap;
 
-/// The table's name in errors.
+/// The tables' names in errors.
 const TABLE: &str = "orders";
+const VIEW: &str = "member view";
 
-/// Orders in one DynamoDB table keyed by `pk`.
+/// Orders in one DynamoDB table keyed by `pk`, and the member view in another.
 #[derive(Debug, Clone)]
 pub struct DynamoOrders {
     client: Client,
     table: String,
+    view_table: String,
 }
 
 impl DynamoOrders {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: Client, table: impl Into<String>, view_table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            view_table: view_table.into(),
         }
+    }
+}
+
+fn view_entry(item: &HashMap<String, AttributeValue>) -> Result<ViewEntry, RepoError> {
+    let key = || {
+        format!(
+            "{}#{}",
+            item.get("customerId")
+                .and_then(|v| v.as_s().ok())
+                .map_or("?", |v| v),
+            item.get("membershipId")
+                .and_then(|v| v.as_s().ok())
+                .map_or("?", |v| v)
+        )
+    };
+    let value =
+        from_item(item).ok_or_else(|| RepoError::corrupt(key(), "unsupported attribute type"))?;
+    serde_json::from_value(value).map_err(|e| RepoError::corrupt(key(), e))
+}
+
+impl MemberView for DynamoOrders {
+    type Write = TransactWriteItem;
+
+    async fn memberships(&self, customer: &CustomerId) -> Result<Vec<ViewEntry>, RepoError> {
+        // A customer has a handful of memberships over a lifetime: one page holds them;
+        // the paginator reads on if not.
+        let pages: Vec<_> = self
+            .client
+            .query()
+            .table_name(&self.view_table)
+            .key_condition_expression("customerId = :c")
+            .expression_attribute_values(":c", s(customer.to_string()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| RepoError::sdk(VIEW, &e))?;
+        pages.iter().map(view_entry).collect()
+    }
+
+    async fn entry(
+        &self,
+        customer: &CustomerId,
+        membership: MembershipId,
+    ) -> Result<Option<ViewEntry>, RepoError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.view_table)
+            .key("customerId", s(customer.to_string()))
+            .key("membershipId", s(membership.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| RepoError::sdk(VIEW, &e))?;
+        out.item.as_ref().map(view_entry).transpose()
+    }
+
+    fn put(&self, entry: &ViewEntry, read: Option<ViewStatus>) -> TransactWriteItem {
+        let put = Put::builder()
+            .table_name(&self.view_table)
+            .set_item(Some(to_item(entry)));
+        let put = match read {
+            None => put.condition_expression("attribute_not_exists(customerId)"),
+            Some(status) => put
+                .condition_expression("#status = :read")
+                // `status` is a DynamoDB reserved word.
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":read", s(status.as_str())),
+        };
+        let put = put.build().expect("table and item are set");
+        TransactWriteItem::builder().put(put).build()
     }
 }
 
@@ -100,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_that_cannot_be_built_is_permanent() {
-        let repo = DynamoOrders::new(eventmart_tests::unbuildable_dynamodb(), "orders");
+        let repo = DynamoOrders::new(eventmart_tests::unbuildable_dynamodb(), "orders", "view");
         let e = repo.get(OrderId::new()).await.unwrap_err();
         // The adapter's own list of codes retried it: it had no code.
         assert!(matches!(e, RepoError::Refused { .. }), "{e:?}");

@@ -1,8 +1,10 @@
-//! `OrderShipped` from EventBridge: a PLACED order becomes SHIPPED, exactly once.
+//! Events from EventBridge: `OrderShipped` (a PLACED order becomes SHIPPED), and
+//! `MembershipSignedUp` / `MembershipCanceled` (the member view), each exactly once.
 
 use crate::app::{App, FUNCTION};
 use crate::domain::{OrderStatus, Shipment};
-use crate::ports::{OrderRepository, RepoError};
+use crate::members::{self, MembershipFact};
+use crate::ports::{MemberView, OrderRepository, RepoError};
 use chrono::Utc;
 use dynamodb_idempotency::{IdempotencyError, Store};
 use eventmart_shared::consumer::{ConsumerError, DeadLetters, consume};
@@ -31,7 +33,7 @@ impl Retryable for ShipError {
 
 impl<R, S, D> App<R, S, D>
 where
-    R: OrderRepository<Write = S::Write>,
+    R: OrderRepository<Write = S::Write> + MemberView<Write = S::Write>,
     S: Store + Clone,
     D: DeadLetters,
 {
@@ -43,6 +45,14 @@ where
                 // The failure keeps its class: a permanent one is dead-lettered.
                 Event::OrderShipped(shipped) => self
                     .ship(payload, shipped)
+                    .await
+                    .map_err(|e| ConsumerError::from_error(&e)),
+                Event::MembershipSignedUp(e) => self
+                    .learn(payload, MembershipFact::SignedUp(e.data))
+                    .await
+                    .map_err(|e| ConsumerError::from_error(&e)),
+                Event::MembershipCanceled(e) => self
+                    .learn(payload, MembershipFact::Canceled(e.data))
                     .await
                     .map_err(|e| ConsumerError::from_error(&e)),
                 other => Err(ConsumerError::permanent(format!(
@@ -84,6 +94,36 @@ where
                         // cancel stands and the mismatch is visible here.
                         tracing::warn!(orderId = %id, "a canceled order was shipped; it stays CANCELED");
                         (status, vec![])
+                    }
+                })
+            })
+            .await
+    }
+
+    /// The member view's entry for the event's membership, moved on by the event
+    /// ([`members::apply`]); the write, conditional on the entry as read, commits with the
+    /// event's idempotency record. A duplicate, or an event that arrives after one that
+    /// outranks it, commits the record alone.
+    async fn learn(
+        &self,
+        payload: &Value,
+        fact: MembershipFact,
+    ) -> Result<Value, IdempotencyError<RepoError>> {
+        let customer = fact.customer_id().clone();
+        let id = fact.membership_id();
+        self.events
+            .run_transactional(payload, || async {
+                let current = self.repo.entry(&customer, id).await?;
+                let read = current.as_ref().map(|e| e.status);
+                Ok(match members::apply(current.as_ref(), &fact) {
+                    Some(next) => {
+                        tracing::info!(membershipId = %id, status = next.status.as_str(), "member view updated");
+                        let answer = json!({"membershipId": id, "status": next.status});
+                        (answer, vec![self.repo.put(&next, read)])
+                    }
+                    None => {
+                        tracing::info!(membershipId = %id, "member view already has this");
+                        (json!({"membershipId": id, "status": read}), vec![])
                     }
                 })
             })

@@ -7,7 +7,8 @@
 
 use crate::app::App;
 use crate::domain::{NewOrder, Order, OrderStatus, TotalOverflow, sum_lines};
-use crate::ports::OrderRepository;
+use crate::members;
+use crate::ports::{MemberView, OrderRepository};
 use chrono::Utc;
 use dynamodb_idempotency::Store;
 use eventmart_shared::auth::{self, Caller};
@@ -49,7 +50,7 @@ const ORDER: Resource = Resource {
 
 impl<R, S, D> App<R, S, D>
 where
-    R: OrderRepository<Write = S::Write>,
+    R: OrderRepository<Write = S::Write> + MemberView<Write = S::Write>,
     S: Store + Clone,
     D: DeadLetters,
 {
@@ -92,8 +93,18 @@ where
         let key = http::idempotency_key(req)?;
         let body = http::json_body(req)?;
         let new = parse_place(&body, caller.customer_id(), email)?;
+        // The discount of the membership the view holds now: eventually consistent with
+        // the memberships service (see the crate doc).
+        let entries = self
+            .repo
+            .memberships(caller.customer_id())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not read the member view");
+                Problem::unavailable("the customer's membership could not be read; retry later")
+            })?;
         let now = Utc::now();
-        let order = Order::place(new, now);
+        let order = Order::place(new, members::discount(&entries), now);
         let event = order.placed_event(http::correlation_id(req), now);
         let writes = vec![
             self.repo.insert(&order),

@@ -7,6 +7,24 @@
 //! | `POST /orders/{orderId}/cancel` | PLACED → CANCELED and its `OrderCanceled`; 409 once canceled or shipped |
 //! | `GET /orders/{orderId}` | the order, read consistently |
 //! | `OrderShipped` | PLACED → SHIPPED; a canceled order stays CANCELED; an unknown order is dead-lettered |
+//! | `MembershipSignedUp`, `MembershipCanceled` | the member view's entry for that membership ([`members::apply`]) |
+//!
+//! # What an order costs
+//!
+//! An order is placed at the price of the customer's active membership as the member
+//! view holds it at that moment ([`members::discount`]; the plan catalog is the event
+//! contract's [`Plan::discount`](eventmart_shared::events::Plan::discount)): the
+//! discount is the plan's rate of the subtotal, taken once on the subtotal and rounded
+//! down to a whole minor unit ([`Pricing`](eventmart_shared::events::Pricing)). The order,
+//! its response and `OrderPlaced` carry the subtotal, the discount, the total and the
+//! membership; a cancel refunds the total, what was paid.
+//!
+//! The view is the orders service's own (the `MEMBER_VIEW_TABLE`), fed by the
+//! memberships service's events through an EventBridge rule; orders never calls that
+//! service. It is eventually consistent: between a sign-up's commit and its event's
+//! arrival here (the relay's stream poll, the bus, the rule's delivery) the customer
+//! still pays the full price, and after a cancel, until its event arrives, still gets
+//! the discount. An order keeps the price it was placed at.
 //!
 //! An id that does not parse is answered as an id that names nothing: 404,
 //! `order <id> does not exist`.
@@ -60,13 +78,14 @@ pub mod domain;
 pub mod dynamo;
 mod events;
 mod http;
+pub mod members;
 pub mod ports;
 
 pub use app::{App, Deployed, FUNCTION, Settings};
 pub use domain::{Order, OrderStatus};
 pub use dynamo::DynamoOrders;
 pub use events::ShipError;
-pub use ports::{OrderRepository, RepoError};
+pub use ports::{MemberView, OrderRepository, RepoError};
 
 #[cfg(any(test, feature = "memory"))]
 pub mod memory;

@@ -3,10 +3,11 @@
 //! that reads see what the handler committed.
 
 use crate::domain::{Order, OrderStatus};
-use crate::ports::{OrderRepository, RepoError};
+use crate::members::{ViewEntry, ViewStatus};
+use crate::ports::{MemberView, OrderRepository, RepoError};
 use dynamodb_idempotency::{Condition, InMemoryStore, InMemoryWrite};
 use eventmart_shared::events::EventType;
-use eventmart_shared::events::{Event, OrderId};
+use eventmart_shared::events::{CustomerId, Event, MembershipId, OrderId};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -68,6 +69,49 @@ impl OrderRepository for Memory {
             serde_json::to_value(event.to_entry()).unwrap_or_default(),
         )
         .when(Condition::Absent)
+    }
+}
+
+/// The member view's items: `MEMBER#<customerId>#<membershipId>`.
+fn view_key(customer: &CustomerId, membership: Option<MembershipId>) -> String {
+    match membership {
+        Some(m) => format!("MEMBER#{customer}#{m}"),
+        None => format!("MEMBER#{customer}#"),
+    }
+}
+
+impl MemberView for Memory {
+    type Write = InMemoryWrite;
+
+    async fn memberships(&self, customer: &CustomerId) -> Result<Vec<ViewEntry>, RepoError> {
+        self.store
+            .items_with_prefix(&view_key(customer, None))
+            .into_iter()
+            .map(|v| serde_json::from_value(v).map_err(|e| RepoError::corrupt("member view", e)))
+            .collect()
+    }
+
+    async fn entry(
+        &self,
+        customer: &CustomerId,
+        membership: MembershipId,
+    ) -> Result<Option<ViewEntry>, RepoError> {
+        let key = view_key(customer, Some(membership));
+        self.store
+            .item(&key)
+            .map(|v| serde_json::from_value(v).map_err(|e| RepoError::corrupt(key, e)))
+            .transpose()
+    }
+
+    fn put(&self, entry: &ViewEntry, read: Option<ViewStatus>) -> InMemoryWrite {
+        let write = InMemoryWrite::put(
+            view_key(&entry.customer_id, Some(entry.membership_id)),
+            serde_json::to_value(entry).unwrap_or_default(),
+        );
+        match read {
+            None => write.when(Condition::Absent),
+            Some(status) => write.when(Condition::equals("/status", status.as_str())),
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! [`dynamodb_idempotency::Store`] commits (alone or with an idempotency record).
 
 use crate::domain::{Order, OrderStatus};
-use eventmart_shared::events::{Event, OrderId};
+use crate::members::{ViewEntry, ViewStatus};
+use eventmart_shared::events::{CustomerId, Event, MembershipId, OrderId};
 use std::future::Future;
 
 /// A read of the orders table failed (the producers' one repository error).
@@ -25,4 +26,28 @@ pub trait OrderRepository: Send + Sync {
 
     /// The outbox item of `event`.
     fn outbox(&self, event: &Event, now_secs: i64) -> Self::Write;
+}
+
+/// The orders service's view of who is a member (its own table, fed by events).
+pub trait MemberView: Send + Sync {
+    /// The write type of the store the writes are committed through.
+    type Write: Send;
+
+    /// Every membership of `customer` the view holds, read consistently.
+    fn memberships(
+        &self,
+        customer: &CustomerId,
+    ) -> impl Future<Output = Result<Vec<ViewEntry>, RepoError>> + Send;
+
+    /// One membership's entry, read consistently, if the view holds it.
+    fn entry(
+        &self,
+        customer: &CustomerId,
+        membership: MembershipId,
+    ) -> impl Future<Output = Result<Option<ViewEntry>, RepoError>> + Send;
+
+    /// Stores `entry`, only while the stored entry is still as read (`None`: absent): the
+    /// condition that makes a concurrent delivery of the same membership's other event
+    /// lose and retry on what won.
+    fn put(&self, entry: &ViewEntry, read: Option<ViewStatus>) -> Self::Write;
 }

@@ -2,11 +2,12 @@
 
 use crate::App;
 use crate::domain::{Order, OrderStatus};
+use crate::members::{ViewEntry, ViewStatus};
 use crate::memory::Memory;
-use crate::ports::{OrderRepository, RepoError};
+use crate::ports::{MemberView, OrderRepository, RepoError};
 use dynamodb_idempotency::{InMemoryStore, InMemoryWrite};
 use eventmart_shared::consumer::InMemoryDeadLetters;
-use eventmart_shared::events::{Event, EventId, OrderId};
+use eventmart_shared::events::{CustomerId, Event, EventId, MembershipId, OrderId};
 use eventmart_shared::producer::CALLER_FIELD_MESSAGE;
 use eventmart_tests::{customer_claims, fixture, response_json, signed_in};
 use lambda_http::{Body, Request, Response};
@@ -421,6 +422,30 @@ impl OrderRepository for Failing {
         OrderRepository::outbox(&self.memory, event, now_secs)
     }
 }
+
+/// The member view of a test repository: its memory's.
+macro_rules! member_view_of_memory {
+    ($($ty:ty),*) => {$(
+        impl MemberView for $ty {
+            type Write = InMemoryWrite;
+
+            async fn memberships(&self, customer: &CustomerId) -> Result<Vec<ViewEntry>, RepoError> {
+                self.memory.memberships(customer).await
+            }
+            async fn entry(
+                &self,
+                customer: &CustomerId,
+                membership: MembershipId,
+            ) -> Result<Option<ViewEntry>, RepoError> {
+                self.memory.entry(customer, membership).await
+            }
+            fn put(&self, entry: &ViewEntry, read: Option<ViewStatus>) -> InMemoryWrite {
+                self.memory.put(entry, read)
+            }
+        }
+    )*};
+}
+member_view_of_memory!(Failing, ShippedMeanwhile);
 
 fn failing(error: RepoError) -> App<Failing, Arc<InMemoryStore>, InMemoryDeadLetters> {
     let memory = Memory::default();
@@ -850,4 +875,133 @@ async fn the_same_idempotency_key_from_two_customers_places_two_orders() {
         .await;
     assert_eq!(resp.status(), 201);
     assert_eq!(mem.outbox().len(), 3);
+}
+
+/// A membership event of Ada's, as EventBridge delivers it, with a fresh event id.
+fn membership_event(detail_type: &str, membership_id: &str, plan: &str) -> Value {
+    let mut ev = fixture(&format!("events/eventbridge/{detail_type}.json"));
+    ev["detail"]["metadata"]["eventId"] = json!(EventId::new().to_string());
+    ev["detail"]["data"]["customerId"] = json!(ADA);
+    ev["detail"]["data"]["membershipId"] = json!(membership_id);
+    ev["detail"]["data"]["plan"] = json!(plan);
+    ev
+}
+
+async fn place_priced(app: &Mem) -> Value {
+    let (status, body) = call(app, "POST", "/orders", Some(&order_body())).await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+fn prices(body: &Value) -> (Value, Value, Value, Value) {
+    (
+        body["subtotal"]["amountMinor"].clone(),
+        body["discount"]["amountMinor"].clone(),
+        body["total"]["amountMinor"].clone(),
+        body["membership"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn a_member_orders_at_the_member_price_until_the_cancel_arrives() {
+    let (app, mem) = app();
+    // Not a member: the full price, no membership.
+    let body = place_priced(&app).await;
+    assert_eq!(
+        prices(&body),
+        (json!(11498), json!(0), json!(11498), Value::Null)
+    );
+    assert_eq!(body["discount"]["currency"], "EUR");
+
+    let id = "0193b3a4-2222-7aaa-8bbb-00000000a001";
+    let signed_up = membership_event("MembershipSignedUp", id, "annual");
+    app.on_event(&signed_up).await.unwrap();
+    // 10 % of 114.98 is 11.498: 11.49 off.
+    let body = place_priced(&app).await;
+    assert_eq!(
+        prices(&body),
+        (
+            json!(11498),
+            json!(1149),
+            json!(10349),
+            json!({"membershipId": id, "plan": "annual", "discountBasisPoints": 1000})
+        )
+    );
+    let events = mem.outbox();
+    let Some(Event::OrderPlaced(placed)) = events.last() else {
+        panic!("an OrderPlaced last, got {events:?}")
+    };
+    assert_eq!(placed.data.discount.amount_minor.get(), 1149);
+    assert_eq!(placed.data.total.amount_minor.get(), 10349);
+    assert_eq!(
+        placed.data.membership.unwrap().membership_id.to_string(),
+        id
+    );
+
+    // The cancel: full price again; a duplicate of the sign-up does not bring it back.
+    app.on_event(&membership_event("MembershipCanceled", id, "annual"))
+        .await
+        .unwrap();
+    app.on_event(&membership_event("MembershipSignedUp", id, "annual"))
+        .await
+        .unwrap();
+    let body = place_priced(&app).await;
+    assert_eq!(prices(&body).1, json!(0));
+    assert_eq!(body["membership"], Value::Null);
+    assert!(app.dead_letters.messages.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_cancel_before_its_sign_up_wins_and_a_new_membership_counts_again() {
+    let (app, _mem) = app();
+    let first = "0193b3a4-2222-7aaa-8bbb-00000000b001";
+    app.on_event(&membership_event("MembershipCanceled", first, "monthly"))
+        .await
+        .unwrap();
+    app.on_event(&membership_event("MembershipSignedUp", first, "monthly"))
+        .await
+        .unwrap();
+    assert_eq!(prices(&place_priced(&app).await).1, json!(0));
+    let second = "0193b3a4-2222-7aaa-8bbb-00000000b002";
+    app.on_event(&membership_event("MembershipSignedUp", second, "monthly"))
+        .await
+        .unwrap();
+    // 5 % of 114.98 is 5.749: 5.74 off.
+    let body = place_priced(&app).await;
+    assert_eq!(prices(&body).1, json!(574));
+    assert_eq!(body["membership"]["membershipId"], second);
+}
+
+#[tokio::test]
+async fn a_membership_event_is_applied_once_per_event_id() {
+    let (app, mem) = app();
+    let id = "0193b3a4-2222-7aaa-8bbb-00000000c001";
+    let event = membership_event("MembershipSignedUp", id, "annual");
+    let first = app.on_event(&event).await.unwrap();
+    mem.store.take_committed();
+    let again = app.on_event(&event).await.unwrap();
+    assert_eq!(first, again, "the duplicate gets the first answer");
+    assert!(mem.store.take_committed().is_empty(), "and writes nothing");
+    // Another customer's membership is not Ada's.
+    let mut bobs = membership_event(
+        "MembershipSignedUp",
+        "0193b3a4-2222-7aaa-8bbb-00000000c002",
+        "annual",
+    );
+    bobs["detail"]["data"]["customerId"] = json!(BOB);
+    app.on_event(&bobs).await.unwrap();
+    let resp = app
+        .handle(signed_in(
+            eventmart_tests::http_request_with("POST", "/orders", Some(&order_body()), &[]),
+            &bob(),
+        ))
+        .await;
+    let (status, body) = response_json(&resp);
+    assert_eq!(status, 201);
+    assert_eq!(
+        body["membership"]["membershipId"],
+        "0193b3a4-2222-7aaa-8bbb-00000000c002"
+    );
+    let body = place_priced(&app).await;
+    assert_eq!(body["membership"]["membershipId"], id);
 }

@@ -18,6 +18,7 @@ struct Env {
     client: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     orders_table: String,
+    view_table: String,
     idempotency_table: String,
     dlq: String,
 }
@@ -31,6 +32,7 @@ async fn env() -> Env {
         &eventmart_tests::sdk_config().await,
         &Settings {
             orders_table: tables["OrdersTable"].clone(),
+            member_view_table: tables["MemberViewTable"].clone(),
             idempotency_table: tables["IdempotencyTable"].clone(),
             dead_letter_queue_url: dlq.clone(),
         },
@@ -40,6 +42,7 @@ async fn env() -> Env {
         client,
         sqs,
         orders_table: tables["OrdersTable"].clone(),
+        view_table: tables["MemberViewTable"].clone(),
         idempotency_table: tables["IdempotencyTable"].clone(),
         dlq,
     }
@@ -372,7 +375,7 @@ async fn sample_events_run_through_the_handler() {
     let id = "0193b3a4-1111-7aaa-8bbb-000000000001";
     let mut order: Order = serde_json::from_value(env.place().await).unwrap();
     order.order_id = id.parse().unwrap();
-    let repo = DynamoOrders::new(env.client.clone(), &env.orders_table);
+    let repo = DynamoOrders::new(env.client.clone(), &env.orders_table, &env.view_table);
     env.client
         .transact_write_items()
         .transact_items(repo.insert(&order))
@@ -497,4 +500,134 @@ async fn another_customers_order_is_unknown_and_keys_are_per_customer() {
     let (_, order) = env.call("GET", &format!("/orders/{id}"), None).await;
     assert_eq!(order, adas.1);
     assert_eq!(env.outbox().await.len(), 2);
+}
+
+/// A membership event of Ada's with a fresh event id.
+fn membership_event(detail_type: &str, membership_id: &str, plan: &str) -> Value {
+    let mut ev = fixture(&format!("events/eventbridge/{detail_type}.json"));
+    ev["detail"]["metadata"]["eventId"] = json!(EventId::new());
+    ev["detail"]["data"]["customerId"] = json!(ada()[0].1);
+    ev["detail"]["data"]["membershipId"] = json!(membership_id);
+    ev["detail"]["data"]["plan"] = json!(plan);
+    ev
+}
+
+impl Env {
+    /// The member view's items, as stored.
+    async fn view(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.client
+            .scan()
+            .table_name(&self.view_table)
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn the_member_view_is_written_once_per_event_and_prices_the_next_order() {
+    let env = env().await;
+    let id = "0193b3a4-2222-7aaa-8bbb-00000000d001";
+    let signed_up = membership_event("MembershipSignedUp", id, "annual");
+    let first = env.app.on_event(&signed_up).await.unwrap();
+    let records = env.records().await;
+    let again = env.app.on_event(&signed_up).await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(
+        env.records().await,
+        records,
+        "the duplicate writes no record"
+    );
+    let view = env.view().await;
+    assert_eq!(view.len(), 1);
+    let item = &view[0];
+    assert_eq!(item["customerId"].as_s().unwrap(), &ada()[0].1);
+    assert_eq!(item["membershipId"].as_s().unwrap(), id);
+    assert_eq!(item["plan"].as_s().unwrap(), "annual");
+    assert_eq!(item["status"].as_s().unwrap(), "ACTIVE");
+    // No email in the view: it needs none.
+    assert!(!item.contains_key("email"));
+
+    let order = env.place().await;
+    assert_eq!(order["subtotal"]["amountMinor"], 11498);
+    assert_eq!(order["discount"]["amountMinor"], 1149);
+    assert_eq!(order["total"]["amountMinor"], 10349);
+    assert_eq!(order["membership"]["membershipId"], id);
+    let placed = env.outbox().await;
+    let Some(Event::OrderPlaced(e)) = placed.last() else {
+        panic!("OrderPlaced expected: {placed:?}")
+    };
+    assert_eq!(e.data.discount.amount_minor.get(), 1149);
+
+    env.app
+        .on_event(&membership_event("MembershipCanceled", id, "annual"))
+        .await
+        .unwrap();
+    let view = env.view().await;
+    assert_eq!(view[0]["status"].as_s().unwrap(), "CANCELED");
+    let order = env.place().await;
+    assert_eq!(order["discount"]["amountMinor"], 0);
+    assert_eq!(order["total"]["amountMinor"], 11498);
+    assert!(order.get("membership").is_none(), "{order}");
+    assert!(drain_queue(&env.sqs, &env.dlq).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_cancel_that_arrives_first_leaves_a_tombstone_its_sign_up_cannot_undo() {
+    let env = env().await;
+    let id = "0193b3a4-2222-7aaa-8bbb-00000000e001";
+    env.app
+        .on_event(&membership_event("MembershipCanceled", id, "monthly"))
+        .await
+        .unwrap();
+    env.app
+        .on_event(&membership_event("MembershipSignedUp", id, "monthly"))
+        .await
+        .unwrap();
+    let view = env.view().await;
+    assert_eq!(view.len(), 1);
+    assert_eq!(view[0]["status"].as_s().unwrap(), "CANCELED");
+    assert_eq!(env.place().await["discount"]["amountMinor"], 0);
+
+    // Joining again is a new membership: a member again.
+    let again = "0193b3a4-2222-7aaa-8bbb-00000000e002";
+    env.app
+        .on_event(&membership_event("MembershipSignedUp", again, "monthly"))
+        .await
+        .unwrap();
+    let order = env.place().await;
+    assert_eq!(order["discount"]["amountMinor"], 574);
+    assert_eq!(order["membership"]["membershipId"], again);
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_of_a_sign_up_and_its_cancel_end_canceled() {
+    let env = env().await;
+    for i in 0..5 {
+        let id = format!("0193b3a4-2222-7aaa-8bbb-00000000f{i:03}");
+        let up = membership_event("MembershipSignedUp", &id, "annual");
+        let down = membership_event("MembershipCanceled", &id, "annual");
+        // Each delivery is retried until it is done, as Lambda's retries would.
+        let deliver = |event: Value| {
+            let app = &env.app;
+            async move {
+                for _ in 0..10 {
+                    if app.on_event(&event).await.is_ok() {
+                        return;
+                    }
+                }
+                panic!("never applied");
+            }
+        };
+        futures::future::join(deliver(up), deliver(down)).await;
+    }
+    let view = env.view().await;
+    assert_eq!(view.len(), 5);
+    for item in &view {
+        assert_eq!(item["status"].as_s().unwrap(), "CANCELED", "{item:?}");
+    }
+    assert_eq!(env.place().await["discount"]["amountMinor"], 0);
 }

@@ -1,11 +1,13 @@
 //! The demo: the story of DESIGN.md told through the running stack, then checked.
 //!
 //! Everyone signs in to the stack's user pool: Ada (a customer), the warehouse and an
-//! analyst. Ada orders running shoes (prepared, emailed, counted); a second order is
-//! canceled and its shipment reversed; a third ships and its late cancel is refused;
-//! another customer cannot see her orders; she joins the membership, cancels, and gets
-//! the "come back" email. With chaos on, deliveries are duplicated and reordered. Every
-//! effect is then counted where it landed.
+//! analyst. Ada joins the annual membership and, once the orders service has learnt of
+//! it from the memberships service's event (the demo says how long that took), orders
+//! running shoes at the member price (prepared, emailed, counted); she leaves the
+//! membership (the "come back" email), and her next orders are at full price: one is
+//! canceled and its shipment reversed, one ships and its late cancel is refused. Another
+//! customer cannot see her orders. With chaos on, deliveries are duplicated and
+//! reordered. Every effect is then counted where it landed.
 
 pub use super::api::{Api, DemoError, sign_in};
 pub use super::checks::{Check, ses_sent};
@@ -15,6 +17,7 @@ use crate::stack::LocalStack;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
 pub struct Report {
@@ -82,23 +85,18 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
         "Ada, Bob (customers), the warehouse and an analyst signed in to the user pool".into(),
     );
     let api = &people.ada;
+    let mut redriven = Redriven::default();
+    let membership = join_the_membership(stack, api, &mut redriven, &mut report).await?;
+    let shoes = order_shoes(api, &mut report).await?;
+    leave_the_membership(stack, api, &membership, &mut redriven, &mut report).await?;
     let orders = Orders {
-        shoes: order_shoes(api, &mut report).await?,
+        shoes,
         socks: order_and_cancel_socks(api, &mut report).await?,
         boots: ship_boots_and_refuse_their_cancel(stack, &people, &mut report).await?,
     };
     others_cannot_see_or_act(&people, &orders, &mut report).await?;
-    join_and_leave_the_membership(api, &mut report).await?;
-    stack.settle().await;
-    // Under kills a delivery can fail all three of Lambda's attempts; it waits in its
-    // dead-letter queue with the reason, and the operator redrives it.
-    let redrive = if stack.chaos.kill_fraction > 0.0 {
-        let r = super::dead_letters::redrive(stack).await?;
-        stack.settle().await;
-        Some(r)
-    } else {
-        None
-    };
+    redriven.settle(stack).await?;
+    let redrive = (stack.chaos.kill_fraction > 0.0).then_some((redriven.done, redriven.failed));
 
     // ---- what each part did
     count_successful_deliveries(stack, &mut report);
@@ -122,6 +120,136 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
     Ok(report)
 }
 
+/// Deliveries that failed all of Lambda's attempts and were redriven during the story.
+#[derive(Default)]
+struct Redriven {
+    done: Vec<DeadLetter>,
+    failed: Vec<DeadLetter>,
+}
+
+impl Redriven {
+    /// Waits until the stack is quiet. Under kills a delivery can fail all three of
+    /// Lambda's attempts; it waits in its dead-letter queue with the reason, and the
+    /// operator redrives it, as on AWS.
+    async fn settle(&mut self, stack: &LocalStack) -> Result<(), DemoError> {
+        stack.settle().await;
+        if stack.chaos.kill_fraction > 0.0 {
+            let (done, failed) = super::dead_letters::redrive(stack).await?;
+            self.done.extend(done);
+            self.failed.extend(failed);
+            stack.settle().await;
+        }
+        Ok(())
+    }
+}
+
+/// Ada's membership: its id, and her customer id (the token's `sub`).
+struct Membership {
+    id: String,
+    customer: String,
+}
+
+/// How long after `since` the orders service's member view holds `membership` in
+/// `status`: polled every 5 ms, for at most 30 s (`None`: not by then).
+async fn member_view_reaches(
+    stack: &LocalStack,
+    membership: &Membership,
+    status: &str,
+    since: Instant,
+) -> Result<Option<Duration>, DemoError> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let table = stack.table_name("MemberViewTable");
+    while since.elapsed() < Duration::from_secs(30) {
+        let item = dynamodb
+            .get_item()
+            .table_name(&table)
+            .key("customerId", AttributeValue::S(membership.customer.clone()))
+            .key("membershipId", AttributeValue::S(membership.id.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                DemoError::Read(
+                    "MemberViewTable".into(),
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+                )
+            })?;
+        if let Some(AttributeValue::S(s)) = item.item.as_ref().and_then(|i| i.get("status"))
+            && s == status
+        {
+            return Ok(Some(since.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(None)
+}
+
+/// Ada joins; the story goes on once the orders service knows it (or, under kills, once
+/// the dead-lettered delivery is redriven), and says how long that took.
+async fn join_the_membership(
+    stack: &LocalStack,
+    api: &Api<'_>,
+    redriven: &mut Redriven,
+    report: &mut Report,
+) -> Result<Membership, DemoError> {
+    let member = api
+        .call(
+            "sign up",
+            "POST",
+            "/memberships",
+            Some(json!({"plan": "annual"})),
+            201,
+        )
+        .await?;
+    let answered = Instant::now();
+    let membership = Membership {
+        id: member["membershipId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        customer: member["customerId"].as_str().unwrap_or_default().to_owned(),
+    };
+    let known = member_view_reaches(stack, &membership, "ACTIVE", answered).await?;
+    redriven.settle(stack).await?;
+    let known = match known {
+        Some(after) => format!("{} ms after her sign-up was answered", after.as_millis()),
+        None => "only after a redrive".to_owned(),
+    };
+    report.story.push(format!(
+        "Ada joined the annual membership ({}, 10 % off); the orders service knew {known}",
+        membership.id
+    ));
+    Ok(membership)
+}
+
+async fn leave_the_membership(
+    stack: &LocalStack,
+    api: &Api<'_>,
+    membership: &Membership,
+    redriven: &mut Redriven,
+    report: &mut Report,
+) -> Result<(), DemoError> {
+    api.call(
+        "cancel the membership",
+        "POST",
+        &format!("/memberships/{}/cancel", membership.id),
+        Some(json!({"reason": "Too expensive"})),
+        200,
+    )
+    .await?;
+    let answered = Instant::now();
+    let known = member_view_reaches(stack, membership, "CANCELED", answered).await?;
+    redriven.settle(stack).await?;
+    report.story.push(format!(
+        "Ada left the membership; the orders service knew {}",
+        match known {
+            Some(after) => format!("{} ms later", after.as_millis()),
+            None => "after a redrive".to_owned(),
+        }
+    ));
+    Ok(())
+}
+
 async fn order_shoes(api: &Api<'_>, report: &mut Report) -> Result<String, DemoError> {
     let shoes = api
         .call(
@@ -135,8 +263,11 @@ async fn order_shoes(api: &Api<'_>, report: &mut Report) -> Result<String, DemoE
         )
         .await?;
     let shoes_id = shoes["orderId"].as_str().unwrap_or_default().to_owned();
+    let minor = |field: &str| shoes[field]["amountMinor"].as_u64().unwrap_or_default();
     report.story.push(format!(
-        "Ada ordered running shoes: order {shoes_id}, 89.99 EUR"
+        "Ada ordered running shoes: order {shoes_id}, 89.99 EUR less her member discount of {} = {} EUR",
+        euros(minor("discount")),
+        euros(minor("total"))
     ));
     Ok(shoes_id)
 }
@@ -262,35 +393,9 @@ async fn others_cannot_see_or_act(
     Ok(())
 }
 
-async fn join_and_leave_the_membership(
-    api: &Api<'_>,
-    report: &mut Report,
-) -> Result<(), DemoError> {
-    let member = api
-        .call(
-            "sign up",
-            "POST",
-            "/memberships",
-            Some(json!({"plan": "annual"})),
-            201,
-        )
-        .await?;
-    let member_id = member["membershipId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    api.call(
-        "cancel the membership",
-        "POST",
-        &format!("/memberships/{member_id}/cancel"),
-        Some(json!({"reason": "Too expensive"})),
-        200,
-    )
-    .await?;
-    report.story.push(format!(
-        "Ada joined the annual membership ({member_id}) and left it"
-    ));
-    Ok(())
+/// Minor units of EUR as `81.00`.
+fn euros(minor: u64) -> String {
+    format!("{}.{:02}", minor / 100, minor % 100)
 }
 
 /// Successful invocations per (rule target, detail-type), from the bus's delivery log.
@@ -333,10 +438,23 @@ async fn check_orders_and_shipments(
         socks: socks_id,
         boots: boots_id,
     } = orders;
-    for (id, state) in [
-        (shoes_id, "PLACED"),
-        (socks_id, "CANCELED"),
-        (boots_id, "SHIPPED"),
+    // The shoes at the member price: 10 % of 89.99 is 8.999, rounded down to 8.99 off.
+    for (id, state, prices) in [
+        (
+            shoes_id,
+            "PLACED",
+            "subtotal=8999 discount=899 total=8100 plan=annual",
+        ),
+        (
+            socks_id,
+            "CANCELED",
+            "subtotal=2500 discount=0 total=2500 plan=null",
+        ),
+        (
+            boots_id,
+            "SHIPPED",
+            "subtotal=12900 discount=0 total=12900 plan=null",
+        ),
     ] {
         let o = people
             .ada
@@ -346,6 +464,17 @@ async fn check_orders_and_shipments(
             &format!("order {id} status"),
             state,
             o["status"].as_str().unwrap_or("?"),
+        );
+        report.check(
+            &format!("order {id} prices"),
+            prices,
+            format!(
+                "subtotal={} discount={} total={} plan={}",
+                o["subtotal"]["amountMinor"],
+                o["discount"]["amountMinor"],
+                o["total"]["amountMinor"],
+                o["membership"]["plan"].as_str().unwrap_or("null")
+            ),
         );
     }
     for (id, state) in [
@@ -467,18 +596,21 @@ async fn check_events(
 fn check_summary(report: &mut Report) {
     let s = &report.summary;
     let summary_line = format!(
-        "placed={} canceled={} shipments={} signUps={} membershipCancellations={} gross={} canceledRevenue={}",
+        "placed={} canceled={} shipments={} signUps={} membershipCancellations={} gross={} canceledRevenue={} discounts={} discountedOrders={}",
         s["ordersPlaced"],
         s["ordersCanceled"],
         s["shipments"],
         s["signUps"],
         s["membershipCancellations"],
         s["grossRevenue"]["EUR"],
-        s["canceledRevenue"]["EUR"]
+        s["canceledRevenue"]["EUR"],
+        s["discountsGiven"]["EUR"],
+        s["discountedOrders"]
     );
+    // Revenue is what was paid: 81.00 + 25.00 + 129.00.
     report.check(
         "analytics summary",
-        "placed=3 canceled=1 shipments=1 signUps=1 membershipCancellations=1 gross=24399 canceledRevenue=2500",
+        "placed=3 canceled=1 shipments=1 signUps=1 membershipCancellations=1 gross=23500 canceledRevenue=2500 discounts=899 discountedOrders=1",
         summary_line,
     );
 }

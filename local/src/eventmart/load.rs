@@ -5,7 +5,10 @@
 //! Orders are placed through the HTTP API by concurrent clients; a fixed share is
 //! canceled at once (so, under reordering, the cancel can reach the warehouse first),
 //! shipped, or canceled and then shipped (the ship must be refused). Members sign up and
-//! half of them cancel. Every effect is then counted where it landed: order and shipment
+//! half of them cancel; once that has reached the orders service's member view, every
+//! member places an order, and each order's discount is checked exactly: 5 % of the
+//! subtotal, rounded down, for those still members, none for those who left, none for
+//! the customers who never joined. Every effect is then counted where it landed: order and shipment
 //! states through the API, emails in the notifications table and in SES, events in
 //! ingestion's table, the analytics summary, and each message in a dead-letter queue.
 
@@ -89,17 +92,66 @@ const SKUS: &[(&str, u64)] = &[
 
 fn order_body(i: usize) -> (Value, u64) {
     let lines = 1 + i % 3;
-    let mut total = 0;
+    let mut subtotal = 0;
     let items: Vec<Value> = (0..lines)
         .map(|l| {
             let (sku, price) = SKUS[(i + l) % SKUS.len()];
             let quantity = 1 + ((i + l) % 2) as u64;
-            total += price * quantity;
+            subtotal += price * quantity;
             json!({"sku": sku, "quantity": quantity, "unitPriceMinor": price})
         })
         .collect();
     // The customer is the signed-in caller (see `Users`): the body names none.
-    (json!({"currency": "EUR", "items": items}), total)
+    (json!({"currency": "EUR", "items": items}), subtotal)
+}
+
+/// The plan every workload member joins.
+const MEMBER_PLAN: eventmart_shared::events::Plan = eventmart_shared::events::Plan::Monthly;
+
+/// Whether member `j` is still a member when the member orders are placed: the even
+/// ones cancel (see [`sign_up_members`]).
+fn stays_member(j: usize) -> bool {
+    j % 2 == 1
+}
+
+/// Who placed an order, and so who reads it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Customer {
+    /// One of the [`CUSTOMERS`], who never join.
+    Shopper(usize),
+    /// Workload member `j`.
+    Member(usize),
+}
+
+/// One placed order: its id, what the workload does with it, its prices (what the API
+/// answered, and what the rules say it must be), and whose it is.
+#[derive(Debug, Clone)]
+struct Placed {
+    id: String,
+    plan: Plan,
+    customer: Customer,
+    subtotal: u64,
+    /// (discount, total) as the API answered.
+    answered: (u64, u64),
+}
+
+impl Placed {
+    /// The member discount this order must have: the plan's rate of the subtotal,
+    /// rounded down, for a member who stayed; none otherwise.
+    fn expected_discount(&self) -> u64 {
+        match self.customer {
+            Customer::Member(j) if stays_member(j) => {
+                eventmart_shared::events::MinorUnits::try_from(self.subtotal)
+                    .map_or(0, |s| MEMBER_PLAN.discount().of(s).get())
+            }
+            _ => 0,
+        }
+    }
+
+    /// What the customer must pay.
+    fn expected_total(&self) -> u64 {
+        self.subtotal - self.expected_discount()
+    }
 }
 
 /// How many customers place the workload's orders: order `i` is customer
@@ -159,9 +211,12 @@ impl Users {
         }))
     }
 
-    /// The customer who places order `i`.
-    fn customer(&self, i: usize) -> &str {
-        &self.customers[i % self.customers.len()]
+    /// The id token of `customer`.
+    fn token(&self, customer: Customer) -> &str {
+        match customer {
+            Customer::Shopper(c) => &self.customers[c % self.customers.len()],
+            Customer::Member(j) => &self.members[j],
+        }
     }
 }
 
@@ -243,22 +298,23 @@ where
     Ok(out.into_iter().flatten().collect())
 }
 
-/// One placed order: its id, what the workload does with it, its total in minor units.
-type Placed = (String, Plan, u64);
-
 /// Runs the workload against a started stack and checks every effect.
 pub async fn run(stack: &LocalStack, w: &Workload) -> Result<Outcome, DemoError> {
     let base: Arc<str> = stack.endpoints().http_api.into();
     let users = Users::sign_in(stack, w.memberships, w.concurrency).await?;
     let started = Instant::now();
     let outage = w.outage.map(|o| start_outage(stack, o));
-    let placed = {
+    let mut placed = {
         let orders = place_orders(&base, &users, w.orders, w.concurrency);
         let members = sign_up_members(stack, &users, w.memberships, w.concurrency);
         let (orders, members) = tokio::join!(orders, members);
         members?;
         orders?
     };
+    // Once the sign-ups and cancels have reached the member view, every member orders.
+    stack.settle().await;
+    placed
+        .extend(place_member_orders(&base, &users, w.orders, w.memberships, w.concurrency).await?);
     let accept_time = started.elapsed();
     stack.settle().await;
     let cost_requests = stack.aws.counts();
@@ -322,13 +378,21 @@ async fn place_orders(
     for_each(orders, concurrency, move |i| {
         let (base, users) = (base.clone(), users.clone());
         async move {
-            let api = Api::new(&base, users.customer(i));
-            let (body, total) = order_body(i);
+            let customer = Customer::Shopper(i);
+            let api = Api::new(&base, users.token(customer));
+            let (body, subtotal) = order_body(i);
             let plan = Plan::of(i);
             let r = api
                 .call("place an order", "POST", "/orders", Some(body), 201)
                 .await?;
             let id = r["orderId"].as_str().unwrap_or_default().to_owned();
+            let placed = Placed {
+                id: id.clone(),
+                plan,
+                customer,
+                subtotal,
+                answered: prices(&r),
+            };
             if plan.canceled() {
                 api.call(
                     "cancel an order",
@@ -339,7 +403,44 @@ async fn place_orders(
                 )
                 .await?;
             }
-            Ok((id, plan, total))
+            Ok(placed)
+        }
+    })
+    .await
+}
+
+/// (discount, total) of an order as the API answered, in minor units.
+fn prices(order: &Value) -> (u64, u64) {
+    let minor = |field: &str| order[field]["amountMinor"].as_u64().unwrap_or(u64::MAX);
+    (minor("discount"), minor("total"))
+}
+
+/// One order per workload member, kept: the members who stayed pay the member price.
+async fn place_member_orders(
+    base: &Arc<str>,
+    users: &Arc<Users>,
+    orders: usize,
+    memberships: usize,
+    concurrency: usize,
+) -> Result<Vec<Placed>, DemoError> {
+    let base = base.clone();
+    let users = users.clone();
+    for_each(memberships, concurrency, move |j| {
+        let (base, users) = (base.clone(), users.clone());
+        async move {
+            let customer = Customer::Member(j);
+            // Bodies beyond the shoppers' ones, so the subtotals vary as theirs do.
+            let (body, subtotal) = order_body(orders + j);
+            let r = Api::new(&base, users.token(customer))
+                .call("place a member's order", "POST", "/orders", Some(body), 201)
+                .await?;
+            Ok(Placed {
+                id: r["orderId"].as_str().unwrap_or_default().to_owned(),
+                plan: Plan::Keep,
+                customer,
+                subtotal,
+                answered: prices(&r),
+            })
         }
     })
     .await
@@ -364,12 +465,12 @@ async fn sign_up_members(
                     "sign up",
                     "POST",
                     "/memberships",
-                    Some(json!({"plan": "monthly"})),
+                    Some(json!({"plan": MEMBER_PLAN})),
                     201,
                 )
                 .await?;
             let id = r["membershipId"].as_str().unwrap_or_default().to_owned();
-            if j % 2 == 0 {
+            if !stays_member(j) {
                 api.call(
                     "cancel a membership",
                     "POST",
@@ -395,12 +496,14 @@ fn cost_units(
     for (target, ids) in delivered_events(stack) {
         cost_units.insert(target, ("event delivered", ids.len() as u64));
     }
-    let cancels = placed.iter().filter(|(_, p, _)| p.canceled()).count();
+    let cancels = placed.iter().filter(|p| p.plan.canceled()).count();
+    // Orders also learns of memberships by events: its unit is either.
+    let membership_events = cost_units.get("OrdersFunction").map_or(0, |(_, n)| *n);
     cost_units.insert(
         "OrdersFunction".into(),
         (
-            "HTTP request (place, cancel)",
-            (placed.len() + cancels) as u64,
+            "HTTP request (place, cancel) or membership event",
+            (placed.len() + cancels) as u64 + membership_events,
         ),
     );
     cost_units.insert(
@@ -426,8 +529,8 @@ async fn ship_orders(
 ) -> Result<(), DemoError> {
     let ships = placed
         .iter()
-        .filter(|(_, p, _)| matches!(p, Plan::Ship | Plan::ShipAfterCancel))
-        .map(|(id, p, _)| (id.clone(), *p))
+        .filter(|p| matches!(p.plan, Plan::Ship | Plan::ShipAfterCancel))
+        .map(|p| (p.id.clone(), p.plan))
         .collect::<Vec<_>>();
     let ships = Arc::new(ships);
     let base = base.clone();
@@ -481,21 +584,20 @@ async fn redrive_dead_letters(stack: &LocalStack, out: &mut Outcome) -> Result<(
 async fn check_states(
     base: &Arc<str>,
     users: &Arc<Users>,
-    placed: &[(String, Plan, u64)],
+    placed: &[Placed],
     concurrency: usize,
     out: &mut Outcome,
 ) -> Result<(), DemoError> {
-    let placed: Arc<Vec<(String, Plan, u64)>> = Arc::new(placed.to_vec());
+    let placed: Arc<Vec<Placed>> = Arc::new(placed.to_vec());
     let p2 = placed.clone();
     let base = base.clone();
     let users = users.clone();
     let states = for_each(placed.len(), concurrency, move |i| {
         let (base, users) = (base.clone(), users.clone());
-        let (id, _, _) = p2[i].clone();
+        let Placed { id, customer, .. } = p2[i].clone();
         async move {
-            // Each order read by its customer (placed in order: `placed[i]` is order i),
-            // its shipment by the warehouse.
-            let o = Api::new(&base, users.customer(i))
+            // Each order read by its customer, its shipment by the warehouse.
+            let o = Api::new(&base, users.token(customer))
                 .call("read an order", "GET", &format!("/orders/{id}"), None, 200)
                 .await?;
             let s = Api::new(&base, &users.warehouse)
@@ -510,12 +612,14 @@ async fn check_states(
             Ok((
                 o["status"].as_str().unwrap_or("?").to_owned(),
                 s["status"].as_str().unwrap_or("?").to_owned(),
+                prices(&o),
             ))
         }
     })
     .await?;
+    check_prices(&placed, &states, out);
     let mut by_plan: BTreeMap<Plan, (usize, usize, usize)> = BTreeMap::new();
-    for ((_, plan, _), (order, shipment)) in placed.iter().zip(&states) {
+    for (Placed { plan, .. }, (order, shipment, _)) in placed.iter().zip(&states) {
         let e = by_plan.entry(*plan).or_default();
         e.0 += 1;
         e.1 += usize::from(order == plan.order_state());
@@ -535,6 +639,30 @@ async fn check_states(
     Ok(())
 }
 
+/// Every order's discount and total, as answered when placed and as read back at the
+/// end, against the rule: members who stayed 5 % off (rounded down), everyone else none.
+fn check_prices(placed: &[Placed], read: &[(String, String, (u64, u64))], out: &mut Outcome) {
+    let kind = |p: &Placed| match p.customer {
+        Customer::Member(j) if stays_member(j) => "members' orders",
+        Customer::Member(_) => "orders of members who left",
+        Customer::Shopper(_) => "non-members' orders",
+    };
+    let mut by_kind: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (p, (_, _, stored)) in placed.iter().zip(read) {
+        let expected = (p.expected_discount(), p.expected_total());
+        let e = by_kind.entry(kind(p)).or_default();
+        e.0 += 1;
+        e.1 += usize::from(p.answered == expected && *stored == expected);
+    }
+    for (kind, (n, exact)) in by_kind {
+        out.check(
+            &format!("{kind} priced exactly (discount, total), placed and read back"),
+            format!("{n} of {n}"),
+            format!("{exact} of {n}"),
+        );
+    }
+}
+
 /// What the workload's plans add up to.
 struct Expected {
     orders: u64,
@@ -544,22 +672,27 @@ struct Expected {
     members_left: u64,
     gross: u64,
     canceled_revenue: u64,
+    /// Member discounts given, and on how many orders.
+    discounts: u64,
+    discounted_orders: u64,
 }
 
 impl Expected {
     fn of(placed: &[Placed], memberships: usize) -> Expected {
         Expected {
             orders: placed.len() as u64,
-            canceled: placed.iter().filter(|(_, p, _)| p.canceled()).count() as u64,
-            shipped: placed.iter().filter(|(_, p, _)| *p == Plan::Ship).count() as u64,
+            canceled: placed.iter().filter(|p| p.plan.canceled()).count() as u64,
+            shipped: placed.iter().filter(|p| p.plan == Plan::Ship).count() as u64,
             members: memberships as u64,
-            members_left: memberships.div_ceil(2) as u64,
-            gross: placed.iter().map(|(_, _, t)| t).sum(),
+            members_left: (0..memberships).filter(|j| !stays_member(*j)).count() as u64,
+            gross: placed.iter().map(Placed::expected_total).sum(),
             canceled_revenue: placed
                 .iter()
-                .filter(|(_, p, _)| p.canceled())
-                .map(|(_, _, t)| t)
+                .filter(|p| p.plan.canceled())
+                .map(Placed::expected_total)
                 .sum(),
+            discounts: placed.iter().map(Placed::expected_discount).sum(),
+            discounted_orders: placed.iter().filter(|p| p.expected_discount() > 0).count() as u64,
         }
     }
 }
@@ -741,11 +874,16 @@ async fn check_summary(
             200,
         )
         .await?;
-    let line = |v: [&Value; 7]| {
+    let line = |v: [&Value; 9]| {
         format!(
-            "placed={} canceled={} shipments={} gross={} canceledRevenue={} signUps={} membershipCancellations={}",
-            v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+            "placed={} canceled={} shipments={} gross={} canceledRevenue={} signUps={} membershipCancellations={} discounts={} discountedOrders={}",
+            v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]
         )
+    };
+    let discounts = if e.discounted_orders > 0 {
+        json!(e.discounts)
+    } else {
+        Value::Null
     };
     let canceled_revenue = if e.canceled > 0 {
         json!(e.canceled_revenue)
@@ -762,6 +900,8 @@ async fn check_summary(
             &canceled_revenue,
             &json!(e.members),
             &json!(e.members_left),
+            &discounts,
+            &json!(e.discounted_orders),
         ]),
         line([
             &s["ordersPlaced"],
@@ -771,6 +911,8 @@ async fn check_summary(
             &s["canceledRevenue"]["EUR"],
             &s["signUps"],
             &s["membershipCancellations"],
+            &s["discountsGiven"]["EUR"],
+            &s["discountedOrders"],
         ]),
     );
     Ok(())

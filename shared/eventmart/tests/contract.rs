@@ -103,14 +103,30 @@ fn parse_errors_name_the_field_and_why() {
             "between 1 and 1000",
         ),
         (
+            Box::new(|e| e["detail"]["data"]["subtotal"]["amountMinor"] = json!(1)),
+            "detail.data.subtotal.amountMinor",
+            "sum of the lines (11499)",
+        ),
+        (
             Box::new(|e| e["detail"]["data"]["total"]["amountMinor"] = json!(1)),
             "detail.data.total.amountMinor",
-            "sum of the lines (11499)",
+            "subtotal less the discount (10350)",
+        ),
+        (
+            // 10 % of 114.99 is 11.499: 11.49, never 11.50.
+            Box::new(|e| e["detail"]["data"]["discount"]["amountMinor"] = json!(1150)),
+            "detail.data.discount.amountMinor",
+            "rounded down (1149)",
+        ),
+        (
+            Box::new(|e| e["detail"]["data"]["membership"]["discountBasisPoints"] = json!(900)),
+            "detail.data.membership.discountBasisPoints",
+            "annual plan's 1000",
         ),
         (
             Box::new(|e| e["detail"]["data"]["items"][0]["unitPrice"]["currency"] = json!("USD")),
             "detail.data.items[0].unitPrice.currency",
-            "total's currency EUR",
+            "subtotal's currency EUR",
         ),
         (
             Box::new(|e| e["detail"]["data"]["total"]["currency"] = json!("EURO")),

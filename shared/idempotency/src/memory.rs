@@ -149,6 +149,19 @@ impl InMemoryStore {
         self.items.lock().ok()?.get(key).cloned()
     }
 
+    /// Every item whose key starts with `prefix`, by key: a query of a partition.
+    pub fn items_with_prefix(&self, prefix: &str) -> Vec<serde_json::Value> {
+        let Ok(items) = self.items.lock() else {
+            return vec![];
+        };
+        let mut found: Vec<_> = items
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(b.0));
+        found.into_iter().map(|(_, v)| v.clone()).collect()
+    }
+
     pub fn insert(&self, record: Record) {
         if let Ok(mut r) = self.records.lock() {
             r.insert(record.key.clone(), record);

@@ -261,7 +261,50 @@ impl Currency {
         // Only ASCII upper-case letters are ever stored.
         std::str::from_utf8(&self.0).unwrap_or("XXX")
     }
+
+    /// The number of digits after the decimal point of this currency's major unit
+    /// (ISO 4217's minor unit): 2 for EUR, 0 for JPY, 3 for KWD.
+    pub fn minor_digits(self) -> u8 {
+        MINOR_DIGITS
+            .iter()
+            .find(|(code, _)| *code == self.as_str())
+            .map_or(DEFAULT_MINOR_DIGITS, |(_, digits)| *digits)
+    }
 }
+
+/// The minor digits of a currency when ISO 4217 gives none of these: cents and the like.
+pub const DEFAULT_MINOR_DIGITS: u8 = 2;
+
+/// ISO 4217's minor unit of every active currency whose exponent is not
+/// [`DEFAULT_MINOR_DIGITS`]: an amount of `n` minor units is `n / 10^digits` of the
+/// currency (`104979` EUR is €1,049.79, `800` JPY is ¥800, `1500` KWD is 1.500 KD).
+/// Amounts are stored and sent in minor units; whatever shows them to people (the
+/// emails, the dashboard) formats them with this table, the one source of it.
+pub const MINOR_DIGITS: &[(&str, u8)] = &[
+    ("BHD", 3),
+    ("BIF", 0),
+    ("CLP", 0),
+    ("DJF", 0),
+    ("GNF", 0),
+    ("IQD", 3),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KMF", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("OMR", 3),
+    ("PYG", 0),
+    ("RWF", 0),
+    ("TND", 3),
+    ("UGX", 0),
+    ("VND", 0),
+    ("VUV", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("XPF", 0),
+];
 impl FromStr for Currency {
     type Err = InvalidValue;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -308,6 +351,10 @@ impl MinorUnits {
             .checked_add(other.0)
             .and_then(|v| MinorUnits::try_from(v).ok())
     }
+    pub const ZERO: MinorUnits = MinorUnits(0);
+    pub fn checked_sub(self, other: MinorUnits) -> Option<MinorUnits> {
+        self.0.checked_sub(other.0).map(MinorUnits)
+    }
     pub fn checked_mul(self, by: u64) -> Option<MinorUnits> {
         self.0
             .checked_mul(by)
@@ -334,6 +381,57 @@ impl JsonSchema for MinorUnits {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({"type": "integer", "minimum": 0, "maximum": 9_007_199_254_740_991u64})
+    }
+}
+
+/// A rate in basis points, hundredths of a percent: `500` is 5 %. 0 to 10,000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+pub struct BasisPoints(u16);
+
+impl BasisPoints {
+    pub const MAX: u16 = 10_000;
+
+    /// `bps` basis points; a constant of the plan catalog, so out of range is a bug.
+    pub const fn new(bps: u16) -> Self {
+        assert!(bps <= Self::MAX, "at most 10,000 basis points");
+        Self(bps)
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+
+    /// This rate of `amount`, rounded down to a whole minor unit: the part of a minor
+    /// unit that the rate does not reach is never given. At most `amount`, so what is
+    /// left is never negative. Exact for every amount (the product is taken in 128 bits).
+    pub fn of(self, amount: MinorUnits) -> MinorUnits {
+        let part = u128::from(amount.get()) * u128::from(self.0) / u128::from(Self::MAX);
+        // part <= amount <= MinorUnits::MAX
+        MinorUnits(part as u64)
+    }
+}
+impl TryFrom<u16> for BasisPoints {
+    type Error = InvalidValue;
+    fn try_from(v: u16) -> Result<Self, Self::Error> {
+        if v > Self::MAX {
+            return Err(invalid("must be between 0 and 10000"));
+        }
+        Ok(Self(v))
+    }
+}
+impl From<BasisPoints> for u16 {
+    fn from(v: BasisPoints) -> u16 {
+        v.0
+    }
+}
+impl JsonSchema for BasisPoints {
+    fn schema_name() -> Cow<'static, str> {
+        "BasisPoints".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "integer", "minimum": 0, "maximum": 10_000,
+            "description": "hundredths of a percent: 500 is 5 %"})
     }
 }
 
@@ -461,5 +559,53 @@ mod tests {
         assert!(Quantity::try_from(1001).is_err());
         assert!("   ".parse::<Reason>().is_err());
         assert!("changed my mind".parse::<Reason>().is_ok());
+    }
+
+    #[test]
+    fn minor_digits_follow_iso_4217() {
+        for (code, digits) in [
+            ("EUR", 2),
+            ("USD", 2),
+            ("GBP", 2),
+            ("CHF", 2),
+            ("JPY", 0),
+            ("KRW", 0),
+            ("BHD", 3),
+            ("KWD", 3),
+            ("JOD", 3),
+            ("OMR", 3),
+            ("TND", 3),
+        ] {
+            assert_eq!(cur(code).minor_digits(), digits, "{code}");
+        }
+        // Every entry is a currency the event contract accepts, once, in order, and
+        // none repeats the default.
+        for (code, digits) in MINOR_DIGITS {
+            assert_eq!(cur(code).as_str(), *code);
+            assert_ne!(*digits, DEFAULT_MINOR_DIGITS, "{code}");
+        }
+        assert!(MINOR_DIGITS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    fn cur(code: &str) -> Currency {
+        code.parse().unwrap()
+    }
+
+    #[test]
+    fn a_rate_of_an_amount_rounds_down_to_a_whole_minor_unit() {
+        let units = |v: u64| MinorUnits::try_from(v).unwrap();
+        let five = BasisPoints::new(500);
+        // 5 % of 19.99 is 0.9995: 0.99 off, never 1.00.
+        assert_eq!(five.of(units(1999)).get(), 99);
+        assert_eq!(five.of(units(2000)).get(), 100);
+        assert_eq!(five.of(units(19)).get(), 0);
+        assert_eq!(BasisPoints::new(0).of(units(12345)).get(), 0);
+        assert_eq!(BasisPoints::new(10_000).of(units(12345)).get(), 12345);
+        // No overflow at the largest amount.
+        let max = units(MinorUnits::MAX);
+        assert_eq!(BasisPoints::new(10_000).of(max), max);
+        assert_eq!(BasisPoints::new(5_000).of(max).get(), MinorUnits::MAX / 2);
+        assert!(BasisPoints::try_from(10_001).is_err());
+        assert_eq!(serde_json::to_value(five).unwrap(), serde_json::json!(500));
     }
 }
