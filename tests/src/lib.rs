@@ -201,6 +201,37 @@ pub fn sample_event(name: &str) -> serde_json::Value {
     fixture(&format!("events/eventbridge/{name}.json"))
 }
 
+/// `ev` (an `OrderPlaced`) as one line of `subtotal` minor units in `currency`, priced
+/// for a member of `plan` (its rate off, rounded down, as the contract requires) or for
+/// a non-member.
+pub fn priced_order(
+    mut ev: serde_json::Value,
+    subtotal: u64,
+    currency: &str,
+    plan: Option<eventmart_shared::events::Plan>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let money = |amount: u64| json!({"amountMinor": amount, "currency": currency});
+    let discount = plan.map_or(0, |p| subtotal * u64::from(p.discount().get()) / 10_000);
+    let data = &mut ev["detail"]["data"];
+    data["items"] = json!([{"sku": "SKU-1", "quantity": 1, "unitPrice": money(subtotal)}]);
+    data["subtotal"] = money(subtotal);
+    data["discount"] = money(discount);
+    data["total"] = money(subtotal - discount);
+    match plan {
+        Some(p) => {
+            data["membership"]["plan"] = json!(p.as_str());
+            data["membership"]["discountBasisPoints"] = json!(p.discount().get());
+        }
+        None => {
+            if let Some(d) = data.as_object_mut() {
+                d.remove("membership");
+            }
+        }
+    }
+    ev
+}
+
 /// SDK configuration for the local servers.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     let _ = endpoint();

@@ -123,27 +123,9 @@ mod tests {
         increments(&parse(&sample(name)))
     }
 
-    /// The sample order as one line of `subtotal` minor units in `currency`, priced for
-    /// a member of `plan` (the plan's rate off, rounded down) or for a non-member.
+    /// The sample order as one line of `subtotal` minor units in `currency`.
     fn order(subtotal: u64, currency: &str, plan: Option<Plan>) -> Value {
-        let mut ev = sample("OrderPlaced");
-        let money = |amount: u64| json!({"amountMinor": amount, "currency": currency});
-        let discount = plan.map_or(0, |p| subtotal * u64::from(p.discount().get()) / 10_000);
-        let data = &mut ev["detail"]["data"];
-        data["items"] = json!([{"sku": "SKU-1", "quantity": 1, "unitPrice": money(subtotal)}]);
-        data["subtotal"] = money(subtotal);
-        data["discount"] = money(discount);
-        data["total"] = money(subtotal - discount);
-        match plan {
-            Some(p) => {
-                data["membership"]["plan"] = json!(p.as_str());
-                data["membership"]["discountBasisPoints"] = json!(p.discount().get());
-            }
-            None => {
-                data.as_object_mut().unwrap().remove("membership");
-            }
-        }
-        ev
+        eventmart_tests::priced_order(sample("OrderPlaced"), subtotal, currency, plan)
     }
 
     #[test]

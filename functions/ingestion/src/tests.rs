@@ -29,23 +29,7 @@ fn sample(name: &str) -> Value {
 fn order(subtotal: u64, currency: &str, plan: Option<Plan>) -> Value {
     let mut ev = sample("OrderPlaced");
     ev["detail"]["metadata"]["eventId"] = json!(EventId::new().to_string());
-    let money = |amount: u64| json!({"amountMinor": amount, "currency": currency});
-    let discount = plan.map_or(0, |p| subtotal * u64::from(p.discount().get()) / 10_000);
-    let data = &mut ev["detail"]["data"];
-    data["items"] = json!([{"sku": "SKU-1", "quantity": 1, "unitPrice": money(subtotal)}]);
-    data["subtotal"] = money(subtotal);
-    data["discount"] = money(discount);
-    data["total"] = money(subtotal - discount);
-    match plan {
-        Some(p) => {
-            data["membership"]["plan"] = json!(p.as_str());
-            data["membership"]["discountBasisPoints"] = json!(p.discount().get());
-        }
-        None => {
-            data.as_object_mut().unwrap().remove("membership");
-        }
-    }
-    ev
+    eventmart_tests::priced_order(ev, subtotal, currency, plan)
 }
 
 /// The sample cancel with a fresh id, refunding `total` minor units in `currency`.

@@ -55,29 +55,6 @@ fn event(name: &str, occurred_at: &str) -> Value {
     ev
 }
 
-/// The sample order as one line of `subtotal` minor units in `currency`, priced for a
-/// member of `plan` (its rate off, rounded down, as the contract requires) or for a
-/// non-member.
-fn priced(mut ev: Value, subtotal: u64, currency: &str, plan: Option<Plan>) -> Value {
-    let money = |amount: u64| json!({"amountMinor": amount, "currency": currency});
-    let discount = plan.map_or(0, |p| subtotal * u64::from(p.discount().get()) / 10_000);
-    let data = &mut ev["detail"]["data"];
-    data["items"] = json!([{"sku": "SKU-1", "quantity": 1, "unitPrice": money(subtotal)}]);
-    data["subtotal"] = money(subtotal);
-    data["discount"] = money(discount);
-    data["total"] = money(subtotal - discount);
-    match plan {
-        Some(p) => {
-            data["membership"]["plan"] = json!(p.as_str());
-            data["membership"]["discountBasisPoints"] = json!(p.discount().get());
-        }
-        None => {
-            data.as_object_mut().unwrap().remove("membership");
-        }
-    }
-    ev
-}
-
 /// A cancel refunding `total` minor units in `currency`.
 fn with_total(mut ev: Value, total: u64, currency: &str) -> Value {
     ev["detail"]["data"]["total"] = json!({"amountMinor": total, "currency": currency});
@@ -133,10 +110,10 @@ async fn a_day_of_mixed_events_with_duplicates_gives_exact_counters() {
     let events = vec![
         // The sample: an annual member's order, 11499 less 1149 EUR.
         event("OrderPlaced", at),
-        priced(event("OrderPlaced", at), 2500, "EUR", None),
-        priced(event("OrderPlaced", at), 1500, "JPY", Some(Plan::Annual)),
+        eventmart_tests::priced_order(event("OrderPlaced", at), 2500, "EUR", None),
+        eventmart_tests::priced_order(event("OrderPlaced", at), 1500, "JPY", Some(Plan::Annual)),
         // A member whose 5 % of 19 rounds down to nothing: no discount given.
-        priced(event("OrderPlaced", at), 19, "EUR", Some(Plan::Monthly)),
+        eventmart_tests::priced_order(event("OrderPlaced", at), 19, "EUR", Some(Plan::Monthly)),
         with_total(event("OrderCanceled", at), 2500, "EUR"),
         // The member's order canceled: the refund is what was paid, and the discount
         // stays counted as given.
@@ -221,13 +198,13 @@ async fn a_day_of_mixed_events_with_duplicates_gives_exact_counters() {
 async fn events_on_two_days_land_on_their_own_days() {
     let env = env().await;
     // 23:59:59.999 UTC and, five hours west of UTC, the next UTC day.
-    let late = priced(
+    let late = eventmart_tests::priced_order(
         event("OrderPlaced", "2026-11-20T23:59:59.999Z"),
         1000,
         "USD",
         None,
     );
-    let next = priced(
+    let next = eventmart_tests::priced_order(
         event("OrderPlaced", "2026-11-20T19:30:00-05:00"),
         700,
         "USD",
@@ -257,7 +234,7 @@ async fn events_on_two_days_land_on_their_own_days() {
 #[tokio::test]
 async fn a_replay_after_the_idempotency_record_expired_is_not_counted_again() {
     let env = env().await;
-    let ev = priced(
+    let ev = eventmart_tests::priced_order(
         event("OrderPlaced", "2026-11-22T08:00:00Z"),
         4200,
         "GBP",

@@ -99,9 +99,14 @@ impl Env {
     }
 
     async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.scan(&self.orders_table).await
+    }
+
+    /// Every item of `table`, read consistently.
+    async fn scan(&self, table: &str) -> Vec<HashMap<String, AttributeValue>> {
         self.client
             .scan()
-            .table_name(&self.orders_table)
+            .table_name(table)
             .consistent_read(true)
             .send()
             .await
@@ -515,15 +520,7 @@ fn membership_event(detail_type: &str, membership_id: &str, plan: &str) -> Value
 impl Env {
     /// The member view's items, as stored.
     async fn view(&self) -> Vec<HashMap<String, AttributeValue>> {
-        self.client
-            .scan()
-            .table_name(&self.view_table)
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap()
-            .items
-            .unwrap_or_default()
+        self.scan(&self.view_table).await
     }
 }
 
