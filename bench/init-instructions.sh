@@ -17,7 +17,7 @@ for bin in hello orders memberships outbox-relay fulfillment notifications inges
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
         AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_SESSION_TOKEN=bench \
         AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_MAX_ATTEMPTS=1 \
-        ORDERS_TABLE=t MEMBERSHIPS_TABLE=t FULFILLMENT_TABLE=t NOTIFICATIONS_TABLE=t IDEMPOTENCY_TABLE=t \
+        ORDERS_TABLE=t MEMBER_VIEW_TABLE=t MEMBERSHIPS_TABLE=t FULFILLMENT_TABLE=t NOTIFICATIONS_TABLE=t IDEMPOTENCY_TABLE=t \
         ANALYTICS_EVENTS_TABLE=t ANALYTICS_DAILY_TABLE=t EVENT_BUS_NAME=b SENDER_EMAIL=shop@example.com \
         DEAD_LETTER_QUEUE_URL=http://127.0.0.1:9/000000000000/dlq \
         valgrind --tool=callgrind --callgrind-out-file=/dev/null "$dir/$bin" 2>&1 >/dev/null || true)

@@ -137,6 +137,7 @@ fn subjects(root: &Path, profile: &str) -> Result<Vec<Subject>, String> {
         ("IDEMPOTENCY_TABLE", "bench-idempotency"),
         ("ORDERS_TABLE", "bench-orders"),
         ("MEMBERSHIPS_TABLE", "bench-memberships"),
+        ("MEMBER_VIEW_TABLE", "bench-member-view"),
         ("FULFILLMENT_TABLE", "bench-fulfillment"),
         ("NOTIFICATIONS_TABLE", "bench-notifications"),
         ("ANALYTICS_EVENTS_TABLE", "bench-analytics-events"),
