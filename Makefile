@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 REGION ?= us-east-1
 
-.PHONY: demo up setup test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis schemathesis-smoke template-check checkov watch build deploy schemas clean
+.PHONY: demo up setup sam-setup sam-local test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis schemathesis-smoke template-check checkov watch build deploy schemas clean
 
 ## demo: the whole system on this machine, its story told and checked (exit 1 if any
 ## effect did not happen exactly once); needs only the Python tools (ARGS="--kill 0.1 ...").
@@ -30,8 +30,9 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 ## test: formatting, lints, every cargo test against a local moto server, template checks,
-## and the arm64 build of every function with its zip size.
-test: setup lint unit-and-integration bench-smoke soak-smoke schemathesis-smoke template-check build
+## the arm64 build of every function with its zip size, and those builds under SAM CLI's
+## local Lambda.
+test: setup lint unit-and-integration bench-smoke soak-smoke schemathesis-smoke template-check build sam-local
 
 lint:
 	cargo fmt --all --check
@@ -129,6 +130,16 @@ watch: setup
 build: setup
 	sam build
 	$(PY) scripts/zip-sizes.py .aws-sam/build
+
+## sam-setup: what `sam local` needs here (Docker engine, arm64 emulation, the local
+## stand-in for the Lambda base image); see README, "SAM CLI".
+sam-setup:
+	scripts/sam-local-setup.sh
+
+## sam-local: sam build's artifacts under SAM's emulator: every sample event through
+## `sam local invoke`, then the demo under `--lambda sam`; stops a Docker daemon it started.
+sam-local: build
+	scripts/sam-local-check.sh
 
 ## deploy: to the AWS account of your current credentials.
 deploy: build

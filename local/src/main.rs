@@ -4,7 +4,7 @@
 use eventmart_local::chaos::Chaos;
 use eventmart_local::eventbridge::Timing;
 use eventmart_local::log::LogMode;
-use eventmart_local::stack::{LocalStack, SignInTarget, StackOptions};
+use eventmart_local::stack::{LambdaBackend, LocalStack, SignInTarget, StackOptions};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -36,6 +36,10 @@ OPTIONS
   --time-scale F       AWS's retry delays (EventBridge backoff from 1 s, Lambda's async
                        retries after 1 and 2 min) multiplied by F (default 0.01)
   --concurrency N      most instances per function (default 4)
+  --lambda native|sam  what runs the functions: the native Runtime API (the binaries
+                       cargo builds, default) or SAM CLI's local Lambda (`sam local
+                       start-lambda` on the artifacts of `make build`, in Docker; needs
+                       scripts/sam-local-setup.sh; --kill is native only)
   --quiet              no per-delivery lines
   --json               per-delivery lines as JSON
 ";
@@ -71,6 +75,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 options.parameters.insert(k.into(), v.into());
             }
             "--release" => options.release = true,
+            "--lambda" => options.lambda = LambdaBackend::parse(&value("--lambda")?)?,
             "--no-build" => options.build = false,
             "--http-port" => options
                 .http_addr
@@ -218,6 +223,14 @@ async fn up(options: StackOptions) -> ExitCode {
              TOKEN=$(eventmart-local token --email you@example.com [--group warehouse|analysts])\n               \
              curl -H \"Authorization: Bearer $TOKEN\" {}/orders/...",
             target.cognito, target.user_pool_id, target.client_id, e.http_api
+        );
+    }
+    if let Some(files) = stack.sam_files() {
+        let args = eventmart_local::lambda::sam::common_args(files).join(" ");
+        println!(
+            "  Lambda       SAM's local Lambda (sam local start-lambda, the artifacts of sam build); \
+             one function on a sample beside it:\n               \
+             sam local invoke OrdersFunction --event events/orders/place-order.json {args}"
         );
     }
     println!("Ctrl-C stops everything.");

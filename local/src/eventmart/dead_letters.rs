@@ -17,7 +17,7 @@ pub struct DeadLetter {
 }
 
 /// Every message now in the template's queues, received and deleted.
-pub(super) async fn dead_letters(stack: &LocalStack) -> Result<Vec<DeadLetter>, DemoError> {
+pub async fn dead_letters(stack: &LocalStack) -> Result<Vec<DeadLetter>, DemoError> {
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     let mut out = vec![];
     for q in &stack.model.queues {
@@ -97,7 +97,7 @@ pub async fn redrive(stack: &LocalStack) -> Result<(Vec<DeadLetter>, Vec<DeadLet
         if !d.event.is_null() && !d.function.is_empty() {
             for _ in 0..5 {
                 if stack
-                    .runtime
+                    .lambda
                     .invoke(&d.function, d.event.clone())
                     .await
                     .is_ok()

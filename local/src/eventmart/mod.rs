@@ -6,6 +6,6 @@
 
 mod api;
 mod checks;
-mod dead_letters;
+pub mod dead_letters;
 pub mod demo;
 pub mod load;

@@ -39,6 +39,7 @@
 
 mod instance;
 pub mod invoke;
+pub mod sam;
 #[cfg(test)]
 mod tests;
 

@@ -40,13 +40,18 @@ struct Listener {
 }
 
 impl AwsProxy {
-    /// One loopback listener per caller, each forwarding to `upstream` (moto's URL).
-    pub async fn start(upstream: &str, callers: &[String]) -> std::io::Result<AwsProxy> {
+    /// One listener per caller on `host` (loopback, or where containers reach this
+    /// machine), each forwarding to `upstream` (moto's URL).
+    pub async fn start(
+        upstream: &str,
+        callers: &[String],
+        host: std::net::IpAddr,
+    ) -> std::io::Result<AwsProxy> {
         let shared = Arc::new(Shared::default());
         let mut urls = BTreeMap::new();
         let mut servers = vec![];
         for caller in callers {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+            let listener = tokio::net::TcpListener::bind((host, 0)).await?;
             urls.insert(caller.clone(), format!("http://{}", listener.local_addr()?));
             let app = axum::Router::new().fallback(forward).with_state(Listener {
                 caller: caller.as_str().into(),

@@ -47,3 +47,25 @@ pub(super) fn build(
         })
         .collect()
 }
+
+/// Each function's artifact as `sam build` made it (`<build dir>/<logical id>/bootstrap`),
+/// for SAM's local Lambda; nothing is built here: `sam build` takes minutes and its output
+/// is what the user means to run.
+pub(super) fn built_by_sam(
+    options: &StackOptions,
+    model: &Stack,
+) -> Result<BTreeMap<String, PathBuf>, StackError> {
+    let dir = super::sam_build_dir(options);
+    model
+        .functions
+        .iter()
+        .map(|f| {
+            let path = dir.join(&f.logical_id).join("bootstrap");
+            if path.exists() {
+                Ok((f.binary.clone(), path))
+            } else {
+                Err(crate::lambda::sam::SamError::NotBuilt(path).into())
+            }
+        })
+        .collect()
+}

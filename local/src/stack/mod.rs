@@ -14,13 +14,14 @@ use crate::chaos::Chaos;
 use crate::cognito::{self, Cognito, CognitoError};
 use crate::event_source_mapping::{StreamOptions, StreamPoller};
 use crate::eventbridge::{Bus, BusOptions, Timing};
+use crate::lambda::sam::{self, SamError, SamLambda};
 use crate::lambda::{Invoker, Runtime, RuntimeOptions};
 use crate::log::LogMode;
 use crate::servers::moto::{Moto, MotoError};
 use crate::servers::proxy::AwsProxy;
 use crate::template::{LocalNaming, Stack, TemplateError};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,26 @@ pub struct StackOptions {
     pub parameters: BTreeMap<String, String>,
     /// What `AWS::StackName` resolves to.
     pub stack_name: String,
+    /// What runs the functions.
+    pub lambda: LambdaBackend,
+}
+
+/// What runs the functions: the native Runtime API (the binaries of `target/`, as
+/// processes) or SAM CLI's local Lambda (the artifacts of `sam build`, in containers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LambdaBackend {
+    Native,
+    Sam,
+}
+
+impl LambdaBackend {
+    pub fn parse(s: &str) -> Result<LambdaBackend, String> {
+        match s {
+            "native" => Ok(LambdaBackend::Native),
+            "sam" => Ok(LambdaBackend::Sam),
+            other => Err(format!("--lambda takes native or sam, not {other:?}")),
+        }
+    }
 }
 
 impl StackOptions {
@@ -64,6 +85,7 @@ impl StackOptions {
             max_instances: 4,
             parameters: BTreeMap::new(),
             stack_name: "local".into(),
+            lambda: LambdaBackend::Native,
         }
     }
 }
@@ -82,6 +104,10 @@ pub enum StackError {
     Provision { resource: String, message: String },
     #[error("starting {part}: {message}")]
     Start { part: &'static str, message: String },
+    #[error(transparent)]
+    Sam(#[from] SamError),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Where each part listens.
@@ -120,7 +146,9 @@ impl SignInTarget {
 /// A running stack. [`LocalStack::shutdown`] stops it; dropping it kills every process.
 pub struct LocalStack {
     pub model: Stack,
-    pub runtime: Arc<Runtime>,
+    /// How the stack's parts invoke its functions, whichever backend runs them.
+    pub lambda: Arc<dyn Invoker>,
+    backend: Backend,
     pub bus: Bus,
     pub streams: StreamPoller,
     gateway: Option<Gateway>,
@@ -132,11 +160,29 @@ pub struct LocalStack {
     pub chaos: Chaos,
 }
 
+enum Backend {
+    Native(Arc<Runtime>),
+    Sam(Arc<SamLambda>, sam::SamFiles),
+}
+
 /// The stream pollers' name in [`LocalStack::aws`]'s counts.
 pub const STREAM_POLLERS: &str = "stream-pollers";
 
 impl LocalStack {
     pub async fn start(options: StackOptions) -> Result<LocalStack, StackError> {
+        if options.lambda == LambdaBackend::Sam && options.chaos.kill_fraction > 0.0 {
+            return Err(StackError::Unsupported(
+                "--kill needs the native runtime (--lambda native): SAM's local Lambda \
+                 cannot kill an instance midway"
+                    .into(),
+            ));
+        }
+        // Where the servers the functions call listen: loopback for processes; Docker's
+        // bridge for SAM's containers, which cannot reach this machine's loopback.
+        let function_host = match options.lambda {
+            LambdaBackend::Native => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            LambdaBackend::Sam => sam::bridge_gateway()?,
+        };
         let log_dir = options.root.join("target/local");
         let moto = Moto::start(&options.root, &log_dir.join("moto.log")).await?;
         let naming = LocalNaming::new(moto.endpoint()).stack(&options.stack_name);
@@ -146,14 +192,21 @@ impl LocalStack {
         let assigned = Cognito::new(moto.endpoint()).create(&draft).await?;
         let naming = naming.with_assigned(assigned);
         let model = Stack::load(&options.template, &naming, &options.parameters)?;
-        let binaries = binaries::build(&options, &model)?;
+        let binaries = match options.lambda {
+            LambdaBackend::Native => binaries::build(&options, &model)?,
+            LambdaBackend::Sam => binaries::built_by_sam(&options, &model)?,
+        };
         let sdk = sdk_config(&moto.endpoint()).await;
         provision::provision(&sdk, &model).await?;
 
         // The bus's address must be known before the functions start: outbox-relay reads it
         // from its environment. The listener stays bound until the bus takes it, so that
         // nothing else (a parallel test's stack) can take the port in between.
-        let bus_listener = std::net::TcpListener::bind(options.bus_addr).map_err(failed("bus"))?;
+        let mut bus_addr = options.bus_addr;
+        if bus_addr.ip().is_loopback() {
+            bus_addr.set_ip(function_host);
+        }
+        let bus_listener = std::net::TcpListener::bind(bus_addr).map_err(failed("bus"))?;
         let bus_addr = bus_listener.local_addr().map_err(failed("bus"))?;
         let bus_url = format!("http://{bus_addr}");
         let callers: Vec<String> = model
@@ -162,26 +215,42 @@ impl LocalStack {
             .map(|f| f.logical_id.clone())
             .chain([STREAM_POLLERS.to_owned()])
             .collect();
-        let aws = AwsProxy::start(&moto.endpoint(), &callers)
+        let aws = AwsProxy::start(&moto.endpoint(), &callers, function_host)
             .await
             .map_err(failed("AWS proxy"))?;
         let aws_url = |caller: &str| aws.url(caller).unwrap_or_default().to_owned();
 
         let functions = specs::functions(&model, &binaries, &bus_url, &aws_url, &moto.endpoint());
-        let runtime = Arc::new(
-            Runtime::start(
-                functions,
-                RuntimeOptions {
-                    max_instances_per_function: options.max_instances,
-                    kill_fraction: options.chaos.kill_fraction,
-                    reports: report_sink(options.log),
-                    function_logs: function_log_sink(options.log),
-                },
-            )
-            .await
-            .map_err(failed("runtime"))?,
-        );
-        let invoker: Arc<dyn Invoker> = runtime.clone();
+        let (backend, invoker): (Backend, Arc<dyn Invoker>) = match options.lambda {
+            LambdaBackend::Native => {
+                let runtime = Arc::new(
+                    Runtime::start(
+                        functions,
+                        RuntimeOptions {
+                            max_instances_per_function: options.max_instances,
+                            kill_fraction: options.chaos.kill_fraction,
+                            reports: report_sink(options.log),
+                            function_logs: function_log_sink(options.log),
+                        },
+                    )
+                    .await
+                    .map_err(failed("runtime"))?,
+                );
+                (Backend::Native(runtime.clone()), runtime)
+            }
+            LambdaBackend::Sam => {
+                let files = sam::write_files(
+                    &sam_build_dir(&options),
+                    &functions,
+                    &log_dir.join("sam-env-vars.json"),
+                )?;
+                let sam = Arc::new(
+                    SamLambda::start(&options.root, &files, &functions, &log_dir.join("sam.log"))
+                        .await?,
+                );
+                (Backend::Sam(sam.clone(), files), sam)
+            }
+        };
         let bus = start_bus(&options, &model, &sdk, invoker.clone(), bus_listener).await?;
         let pollers_sdk = sdk_config(&aws_url(STREAM_POLLERS)).await;
         let streams = start_stream_pollers(&options, &model, &pollers_sdk, invoker.clone()).await?;
@@ -190,14 +259,15 @@ impl LocalStack {
             specs::routes(&model, &|issuer| {
                 cognito::jwks_url(&moto.endpoint(), issuer)
             }),
-            invoker,
+            invoker.clone(),
         )
         .await
         .map_err(failed("HTTP API"))?;
 
         Ok(LocalStack {
             model,
-            runtime,
+            lambda: invoker,
+            backend,
             bus,
             streams,
             gateway: Some(gateway),
@@ -243,6 +313,15 @@ impl LocalStack {
             .unwrap_or_default()
     }
 
+    /// Under `--lambda sam`: the local template and env-vars file SAM runs the functions
+    /// with, for `sam local invoke` beside the stack.
+    pub fn sam_files(&self) -> Option<&sam::SamFiles> {
+        match &self.backend {
+            Backend::Sam(_, files) => Some(files),
+            Backend::Native(_) => None,
+        }
+    }
+
     pub fn moto_pid(&self) -> Option<u32> {
         self.moto.pid()
     }
@@ -275,9 +354,17 @@ impl LocalStack {
         if let Some(g) = self.gateway.take() {
             g.shutdown().await;
         }
-        self.runtime.shutdown().await;
+        match &self.backend {
+            Backend::Native(runtime) => runtime.shutdown().await,
+            Backend::Sam(sam, _) => sam.shutdown().await,
+        }
         self.moto.stop().await;
     }
+}
+
+/// Where `sam build` put the artifacts and their template.
+pub fn sam_build_dir(options: &StackOptions) -> PathBuf {
+    options.root.join(".aws-sam/build")
 }
 
 /// Each invocation's REPORT line (init duration on cold starts, duration, max RSS), beside
