@@ -73,8 +73,8 @@ EOF
 # image arm64 (docker import would label it amd64, and a later arm64 run would look it up
 # in a registry).
 DOCKER_BUILDKIT=0 docker build --quiet --platform linux/arm64 -t "$tag" "$work" >/dev/null
-# SAM's images on the old base (samcli/lambda-provided:al2023-arm64-...) are stale now.
-stale=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep '^samcli/lambda-provided:al2023-arm64' || true)
+# SAM's images on the old base (public.ecr.aws/lambda/provided:al2023-rapid-arm64) are stale now.
+stale=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^public.ecr.aws/lambda/provided:al2023-rapid-|^samcli/' || true)
 [ -z "$stale" ] || docker rmi -f $stale >/dev/null
 docker image prune -f >/dev/null
 arch=$(docker image inspect --format '{{.Architecture}}' "$tag")

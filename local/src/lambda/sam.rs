@@ -253,9 +253,11 @@ impl SamLambda {
             .args(["local", "start-lambda"])
             .args(common_args(files))
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            // One container per function, started at its first invocation and kept warm,
-            // as Lambda keeps an instance: SAM's default starts one per invocation.
-            .args(["--warm-containers", "LAZY"])
+            // One container per function, started with SAM and kept warm, as Lambda keeps
+            // an instance (SAM's default starts one per invocation): a container started
+            // at the first invocation spends that invocation's timeout starting, under
+            // emulation.
+            .args(["--warm-containers", "EAGER"])
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -436,6 +438,11 @@ fn decode(function: &str, response: client::HttpResponse) -> Result<Value, Invok
                 message: field("errorMessage"),
             })
         }
+        // SAM answers 200 with nothing when the container gave no response: the function
+        // timed out or its process died.
+        200 if response.body.iter().all(u8::is_ascii_whitespace) => Err(InvokeError::Crashed(
+            format!("{function} gave no response (timed out or exited; see SAM's log)"),
+        )),
         200 => Ok(body),
         404 => Err(InvokeError::NoSuchFunction(function.to_owned())),
         status => Err(InvokeError::Crashed(format!(
@@ -484,6 +491,10 @@ mod tests {
             decode("F", response(404, &[], "{}")),
             Err(InvokeError::NoSuchFunction("F".into()))
         );
+        assert!(matches!(
+            decode("F", response(200, &[], "")),
+            Err(InvokeError::Crashed(m)) if m.contains("no response")
+        ));
         assert!(matches!(
             decode("F", response(502, &[], "bad gateway")),
             Err(InvokeError::Crashed(m)) if m.contains("502") && m.contains("bad gateway")
