@@ -14,15 +14,17 @@ use eventmart_local::chaos::Chaos;
 use eventmart_local::eventbridge::Timing;
 use eventmart_local::eventmart::load::{self, Outage, Workload};
 use eventmart_local::log::LogMode;
-use eventmart_local::stack::{LocalStack, StackOptions};
+use eventmart_local::stack::{LambdaBackend, LocalStack, StackOptions};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: soak soak [--orders N] [--only storm|reorder|crashes|outage]... [--release] [--out PATH]
-       soak scale [--orders N,N,...] [--release] [--out PATH]";
+const USAGE: &str = "usage: soak soak [--orders N] [--only storm|reorder|crashes|outage]... [--release] [--lambda native|sam] [--out PATH]
+       soak scale [--orders N,N,...] [--release] [--lambda native|sam] [--out PATH]
+  --lambda sam runs the functions under SAM's local Lambda (sam build's artifacts); the
+  crashes scenario kills instances midway, which only the native runtime can do";
 
 struct Args {
     command: String,
@@ -31,6 +33,7 @@ struct Args {
     release: bool,
     out: Option<PathBuf>,
     outage_secs: u64,
+    lambda: LambdaBackend,
 }
 
 fn parse() -> Result<Args, String> {
@@ -46,6 +49,7 @@ fn parse() -> Result<Args, String> {
         release: false,
         out: None,
         outage_secs: 30,
+        lambda: LambdaBackend::Native,
     };
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -63,6 +67,7 @@ fn parse() -> Result<Args, String> {
                     .map_err(|_| "--outage-secs: a number of seconds")?
             }
             "--release" => a.release = true,
+            "--lambda" => a.lambda = LambdaBackend::parse(&value()?)?,
             "--out" => a.out = Some(value()?.into()),
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
@@ -145,6 +150,7 @@ async fn start(args: &Args, chaos: Chaos, timing: Timing) -> Result<LocalStack, 
     o.release = args.release;
     o.build = false;
     o.log = LogMode::Quiet;
+    o.lambda = args.lambda;
     LocalStack::start(o)
         .await
         .map_err(|e| format!("stack did not start: {e}"))
