@@ -57,8 +57,10 @@ use tokio::sync::{Semaphore, broadcast, oneshot};
 
 /// Longest init phase (spawn until the first `next` poll), Lambda's limit.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest synchronous response payload Lambda accepts.
-pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+/// Largest synchronous response payload Lambda accepts: 6 MiB and 100 bytes, the size
+/// Lambda names in its `Function.ResponseSizeTooLarge` error and AWS's Runtime Interface
+/// Emulator enforces (tests/rie_conformance.rs).
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 /// Reports kept for [`Runtime::reports`]; older ones are dropped.
 const REPORT_HISTORY: usize = 10_000;
 /// A chaos kill lands within this long after delivery, or at the response if the
