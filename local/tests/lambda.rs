@@ -7,53 +7,24 @@ use eventmart_local::lambda::{
 use eventmart_local::lambda::{InvokeError, Invoker};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const FN: &str = "FakeFunction";
 
-/// A fresh copy of the fixture, executable, with a shebang naming the interpreter.
-struct Fixture {
-    dir: PathBuf,
-    binary: PathBuf,
+mod support;
+use support::PythonBootstrap as Fixture;
+
+fn fixture() -> Fixture {
+    Fixture::new("fake_function.py")
 }
 
-impl Fixture {
-    fn new() -> Self {
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let python = ["/usr/bin/python3", "/usr/local/bin/python3"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists())
-            .unwrap_or_else(|| manifest.join("../.venv/bin/python"));
-        let source = std::fs::read_to_string(manifest.join("tests/fixtures/fake_function.py"))
-            .expect("fixture");
-        let dir = std::env::temp_dir().join(format!(
-            "eventmart-runtime-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let binary = dir.join("bootstrap");
-        std::fs::write(&binary, format!("#!{}\n{source}", python.display()))
-            .expect("write fixture");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        Fixture { dir, binary }
-    }
-
-    fn spec(&self) -> FunctionSpec {
-        let mut spec = FunctionSpec::new(FN, &self.binary);
-        spec.timeout = Duration::from_secs(20);
-        spec.env.insert("GREETING".into(), "hello".into());
-        spec
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+fn spec(fixture: &Fixture) -> FunctionSpec {
+    let mut spec = FunctionSpec::new(FN, &fixture.binary);
+    spec.timeout = Duration::from_secs(20);
+    spec.env.insert("GREETING".into(), "hello".into());
+    spec
 }
 
 fn collecting() -> (RuntimeOptions, Arc<Mutex<Vec<InvocationReport>>>) {
@@ -82,9 +53,9 @@ fn process_exists(pid: u64) -> bool {
 
 #[tokio::test]
 async fn cold_then_warm_start_with_the_lambda_environment() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let (options, seen) = collecting();
-    let runtime = Runtime::start(vec![fixture.spec()], options).await.unwrap();
+    let runtime = Runtime::start(vec![spec(&fixture)], options).await.unwrap();
 
     let first = runtime
         .invoke(FN, json!({"op": "echo", "n": 1}))
@@ -175,8 +146,8 @@ async fn cold_then_warm_start_with_the_lambda_environment() {
 
 #[tokio::test]
 async fn a_timeout_kills_the_instance_and_the_next_invocation_starts_a_new_one() {
-    let fixture = Fixture::new();
-    let mut spec = fixture.spec();
+    let fixture = fixture();
+    let mut spec = spec(&fixture);
     spec.timeout = Duration::from_millis(500);
     let (options, seen) = collecting();
     let runtime = Runtime::start(vec![spec], options).await.unwrap();
@@ -205,9 +176,9 @@ async fn a_timeout_kills_the_instance_and_the_next_invocation_starts_a_new_one()
 
 #[tokio::test]
 async fn a_crash_fails_its_invocation_and_the_next_succeeds_on_a_new_instance() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let (options, seen) = collecting();
-    let runtime = Runtime::start(vec![fixture.spec()], options).await.unwrap();
+    let runtime = Runtime::start(vec![spec(&fixture)], options).await.unwrap();
 
     let before = runtime.invoke(FN, json!({"op": "echo"})).await.unwrap();
     let err = runtime
@@ -235,9 +206,9 @@ async fn a_crash_fails_its_invocation_and_the_next_succeeds_on_a_new_instance() 
 
 #[tokio::test]
 async fn a_function_error_is_reported_and_keeps_the_instance() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let (options, seen) = collecting();
-    let runtime = Runtime::start(vec![fixture.spec()], options).await.unwrap();
+    let runtime = Runtime::start(vec![spec(&fixture)], options).await.unwrap();
 
     let err = runtime
         .invoke(FN, json!({"op": "error", "message": "no stock"}))
@@ -259,10 +230,10 @@ async fn a_function_error_is_reported_and_keeps_the_instance() {
 
 #[tokio::test]
 async fn concurrent_invocations_use_several_instances_up_to_the_max() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let (mut options, seen) = collecting();
     options.max_instances_per_function = 3;
-    let runtime = Arc::new(Runtime::start(vec![fixture.spec()], options).await.unwrap());
+    let runtime = Arc::new(Runtime::start(vec![spec(&fixture)], options).await.unwrap());
 
     let gate = fixture.dir.join("gate");
     let calls = (0..7).map(|i| {
@@ -299,9 +270,9 @@ async fn concurrent_invocations_use_several_instances_up_to_the_max() {
 
 #[tokio::test]
 async fn the_report_has_the_peak_memory_of_the_instance() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let (options, seen) = collecting();
-    let runtime = Runtime::start(vec![fixture.spec()], options).await.unwrap();
+    let runtime = Runtime::start(vec![spec(&fixture)], options).await.unwrap();
     runtime
         .invoke(FN, json!({"op": "alloc", "mb": 64}))
         .await
@@ -318,8 +289,8 @@ async fn the_report_has_the_peak_memory_of_the_instance() {
 
 #[tokio::test]
 async fn an_init_error_fails_the_invocation_with_its_type() {
-    let fixture = Fixture::new();
-    let mut spec = fixture.spec();
+    let fixture = fixture();
+    let mut spec = spec(&fixture);
     spec.env.insert("FAKE_INIT_ERROR".into(), "1".into());
     let (options, seen) = collecting();
     let runtime = Runtime::start(vec![spec], options).await.unwrap();
@@ -338,10 +309,10 @@ async fn an_init_error_fails_the_invocation_with_its_type() {
 
 #[tokio::test]
 async fn chaos_kills_the_chosen_fraction_of_invocations_midway() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let (mut options, _) = collecting();
     options.kill_fraction = 1.0;
-    let runtime = Runtime::start(vec![fixture.spec()], options).await.unwrap();
+    let runtime = Runtime::start(vec![spec(&fixture)], options).await.unwrap();
     for payload in [json!({"op": "echo"}), json!({"op": "sleep", "seconds": 5})] {
         let err = runtime.invoke(FN, payload).await.unwrap_err();
         assert_eq!(err, InvokeError::Crashed("killed midway by chaos".into()));
@@ -352,8 +323,8 @@ async fn chaos_kills_the_chosen_fraction_of_invocations_midway() {
 
 #[tokio::test]
 async fn unknown_functions_and_bad_specs_are_errors() {
-    let fixture = Fixture::new();
-    let runtime = Runtime::start(vec![fixture.spec()], RuntimeOptions::default())
+    let fixture = fixture();
+    let runtime = Runtime::start(vec![spec(&fixture)], RuntimeOptions::default())
         .await
         .unwrap();
     let err = runtime.invoke("Nope", json!({})).await.unwrap_err();
@@ -373,22 +344,22 @@ async fn unknown_functions_and_bad_specs_are_errors() {
     assert!(
         matches!(err, Some(RuntimeError::BinaryNotFound { function, .. }) if function == "Missing")
     );
-    let twice = vec![fixture.spec(), fixture.spec()];
+    let twice = vec![spec(&fixture), spec(&fixture)];
     let err = Runtime::start(twice, RuntimeOptions::default()).await.err();
     assert!(matches!(err, Some(RuntimeError::DuplicateFunction(name)) if name == FN));
     let options = RuntimeOptions {
         max_instances_per_function: 0,
         ..RuntimeOptions::default()
     };
-    let err = Runtime::start(vec![fixture.spec()], options).await.err();
+    let err = Runtime::start(vec![spec(&fixture)], options).await.err();
     assert!(matches!(err, Some(RuntimeError::InvalidOption(_))));
 }
 
 #[tokio::test]
 async fn shutdown_and_drop_leave_no_process_behind() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let (options, _) = collecting();
-    let runtime = Runtime::start(vec![fixture.spec()], options.clone())
+    let runtime = Runtime::start(vec![spec(&fixture)], options.clone())
         .await
         .unwrap();
     let pid = pid_of(&runtime.invoke(FN, json!({"op": "echo"})).await.unwrap());
@@ -400,7 +371,7 @@ async fn shutdown_and_drop_leave_no_process_behind() {
         Err(InvokeError::Crashed(_))
     ));
 
-    let runtime = Runtime::start(vec![fixture.spec()], options).await.unwrap();
+    let runtime = Runtime::start(vec![spec(&fixture)], options).await.unwrap();
     let pid = pid_of(&runtime.invoke(FN, json!({"op": "echo"})).await.unwrap());
     drop(runtime);
     // Drop cannot wait; the kill lands on the supervisor task shortly after.

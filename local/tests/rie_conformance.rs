@@ -43,47 +43,16 @@ fn re(pattern: &str) -> Regex {
 // ---------------------------------------------------------------------------------
 // The bootstrap, the emulator and the native runtime.
 
-/// A fresh copy of the fixture in its own directory (the task root), executable,
-/// with a shebang naming the interpreter.
-struct Fixture {
-    dir: PathBuf,
-    binary: PathBuf,
+mod support;
+use support::PythonBootstrap as Fixture;
+
+fn fixture() -> Fixture {
+    Fixture::new("conformance_function.py")
 }
 
-impl Fixture {
-    fn new() -> Self {
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let python = ["/usr/bin/python3", "/usr/local/bin/python3"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists())
-            .unwrap_or_else(|| manifest.join("../.venv/bin/python"));
-        let source =
-            std::fs::read_to_string(manifest.join("tests/fixtures/conformance_function.py"))
-                .expect("fixture");
-        let dir = std::env::temp_dir().join(format!(
-            "eventmart-conformance-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let binary = dir.join("bootstrap");
-        std::fs::write(&binary, format!("#!{}\n{source}", python.display()))
-            .expect("write fixture");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        Fixture { dir, binary }
-    }
-
-    /// A file the function writes the Runtime API's answer to (op's "report").
-    fn report_path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("report-{name}.json"))
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A file the function writes the Runtime API's answer to (op's "report").
+fn report_path(fixture: &Fixture, name: &str) -> PathBuf {
+    fixture.dir.join(format!("report-{name}.json"))
 }
 
 /// The emulator shipped in the SAM CLI wheel of the project's virtual environment.
@@ -411,7 +380,7 @@ fn native_region() -> String {
 /// working directory and the reuse of the warm process.
 #[tokio::test]
 async fn success_headers_and_environment_agree_or_differ_as_documented() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let rie = Rie::start(&fixture, TIMEOUT_SECS).await;
     let runtime = native(&fixture, TIMEOUT_SECS).await;
 
@@ -647,7 +616,7 @@ async fn success_headers_and_environment_agree_or_differ_as_documented() {
 /// kept for the next invocation on both.
 #[tokio::test]
 async fn function_errors_have_the_same_type_and_message() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let rie = Rie::start(&fixture, TIMEOUT_SECS).await;
     let runtime = native(&fixture, TIMEOUT_SECS).await;
     let echo = json!({"op": "echo"});
@@ -655,7 +624,7 @@ async fn function_errors_have_the_same_type_and_message() {
     let native_pid = pid_of(&runtime.invoke(FN, echo.clone()).await.expect("native"));
 
     // A JSON error document: errorType and errorMessage agree.
-    let rie_report = fixture.report_path("rie-error");
+    let rie_report = report_path(&fixture, "rie-error");
     let response = rie
         .invoke(&json!({"op": "error", "message": "bad input", "report": rie_report}))
         .await;
@@ -668,7 +637,7 @@ async fn function_errors_have_the_same_type_and_message() {
         rie_error,
         json!({"errorType": "Boom", "errorMessage": "bad input"})
     );
-    let native_report = fixture.report_path("native-error");
+    let native_report = report_path(&fixture, "native-error");
     let native_error = runtime
         .invoke(
             FN,
@@ -693,13 +662,13 @@ async fn function_errors_have_the_same_type_and_message() {
 
     // A plain-text error body with only the error-type header: the emulator passes
     // the body through and loses the type; the native runtime keeps the header's.
-    let rie_report = fixture.report_path("rie-text");
+    let rie_report = report_path(&fixture, "rie-text");
     let response = rie
         .invoke(&json!({"op": "error_text", "report": rie_report}))
         .await;
     assert_eq!(response.status, 200);
     assert_eq!(response.text(), "plain words");
-    let native_report = fixture.report_path("native-text");
+    let native_report = report_path(&fixture, "native-text");
     let native_error = runtime
         .invoke(FN, json!({"op": "error_text", "report": native_report}))
         .await
@@ -726,7 +695,7 @@ async fn function_errors_have_the_same_type_and_message() {
 /// The process exits mid-invocation: Runtime.ExitError on both, then a new process.
 #[tokio::test]
 async fn a_crash_is_a_runtime_exit_error_and_the_next_invocation_starts_afresh() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let rie = Rie::start(&fixture, TIMEOUT_SECS).await;
     let runtime = native(&fixture, TIMEOUT_SECS).await;
     let echo = json!({"op": "echo"});
@@ -776,7 +745,7 @@ async fn a_crash_is_a_runtime_exit_error_and_the_next_invocation_starts_afresh()
 /// default 300 s) the process is killed on both; only the shapes differ.
 #[tokio::test]
 async fn a_timeout_kills_the_process_on_both() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let rie = Rie::start(&fixture, 1).await;
     let runtime = native(&fixture, 1).await;
     let echo = json!({"op": "echo"});
@@ -819,7 +788,7 @@ async fn a_timeout_kills_the_process_on_both() {
 /// limits the errorType agrees and the wording differs.
 #[tokio::test]
 async fn large_responses_and_the_size_limit() {
-    let fixture = Fixture::new();
+    let fixture = fixture();
     let rie = Rie::start(&fixture, TIMEOUT_SECS).await;
     let runtime = native(&fixture, TIMEOUT_SECS).await;
     let big = |bytes: usize, report: &Path| json!({"op": "big", "bytes": bytes, "report": report});
@@ -831,8 +800,8 @@ async fn large_responses_and_the_size_limit() {
     // ~5 MB: the same value on both.
     let size = 5_000_000;
     let (rie_report, native_report) = (
-        fixture.report_path("rie-5mb"),
-        fixture.report_path("native-5mb"),
+        report_path(&fixture, "rie-5mb"),
+        report_path(&fixture, "native-5mb"),
     );
     let response = rie.invoke(&big(size, &rie_report)).await;
     assert_eq!(response.status, 200, "{}", short(&response.text()));
@@ -849,8 +818,8 @@ async fn large_responses_and_the_size_limit() {
     assert_eq!(NATIVE_MAX_RESPONSE, RIE_MAX_RESPONSE);
     let size = RIE_MAX_RESPONSE;
     let (rie_report, native_report) = (
-        fixture.report_path("rie-limit"),
-        fixture.report_path("native-limit"),
+        report_path(&fixture, "rie-limit"),
+        report_path(&fixture, "native-limit"),
     );
     let response = rie.invoke(&big(size, &rie_report)).await;
     assert_eq!(response.status, 200, "{}", short(&response.text()));
@@ -870,8 +839,8 @@ async fn large_responses_and_the_size_limit() {
     // One byte above the emulator's limit: refused by both.
     let size = RIE_MAX_RESPONSE + 1;
     let (rie_report, native_report) = (
-        fixture.report_path("rie-over"),
-        fixture.report_path("native-over"),
+        report_path(&fixture, "rie-over"),
+        report_path(&fixture, "native-over"),
     );
     let response = rie.invoke(&big(size, &rie_report)).await;
     // The emulator: 200 with an error document (no X-Amz-Function-Error).

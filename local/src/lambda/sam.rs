@@ -16,10 +16,10 @@ use crate::aws::REGION;
 use crate::client;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::process::{Child, Command};
 
 /// Variables SAM sets itself from its own environment and `--region`; the env-vars file
@@ -273,12 +273,8 @@ impl SamLambda {
                 .collect(),
         };
         let limit = Duration::from_secs(120);
-        let start = Instant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if start.elapsed() > limit {
-                return Err(SamError::NotReady(addr, limit, log.to_owned()));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        if !crate::servers::moto::accepts_within(addr, limit).await {
+            return Err(SamError::NotReady(addr, limit, log.to_owned()));
         }
         Ok(sam)
     }

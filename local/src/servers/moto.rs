@@ -48,12 +48,8 @@ impl Moto {
             .map_err(MotoError::Spawn)?;
         let moto = Moto { child, addr };
         let limit = Duration::from_secs(30);
-        let start = Instant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if start.elapsed() > limit {
-                return Err(MotoError::NotReady(addr, limit, log.to_owned()));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if !accepts_within(addr, limit).await {
+            return Err(MotoError::NotReady(addr, limit, log.to_owned()));
         }
         Ok(moto)
     }
@@ -75,6 +71,19 @@ impl Moto {
     pub async fn stop(&mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// Waits until something accepts connections on `addr`; false if nothing did within
+/// `limit` (a server that has just been spawned).
+pub async fn accepts_within(addr: SocketAddr, limit: Duration) -> bool {
+    let start = Instant::now();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if start.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    true
 }
 
 /// A port the OS considers free right now.

@@ -66,3 +66,41 @@ impl Invoker for Recorder {
         Box::pin(async move { answer })
     }
 }
+
+/// A fresh copy of a Python fixture function (`tests/fixtures/<file>`) as an executable
+/// `bootstrap` with a shebang naming the interpreter, in a directory of its own (the task
+/// root); removed when dropped.
+pub struct PythonBootstrap {
+    pub dir: PathBuf,
+    pub binary: PathBuf,
+}
+
+impl PythonBootstrap {
+    pub fn new(file: &str) -> Self {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let python = ["/usr/bin/python3", "/usr/local/bin/python3"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .unwrap_or_else(|| manifest.join("../.venv/bin/python"));
+        let source =
+            std::fs::read_to_string(manifest.join("tests/fixtures").join(file)).expect("fixture");
+        let dir = std::env::temp_dir().join(format!(
+            "eventmart-function-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let binary = dir.join("bootstrap");
+        std::fs::write(&binary, format!("#!{}\n{source}", python.display()))
+            .expect("write fixture");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        PythonBootstrap { dir, binary }
+    }
+}
+
+impl Drop for PythonBootstrap {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
