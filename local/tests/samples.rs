@@ -349,7 +349,10 @@ async fn story(stack: &LocalStack, invoke: &dyn Invoker) {
         "{out}"
     );
 
-    // The outbox relay: the sample batch's new outbox records reach the bus.
+    // The outbox relay: the sample batch's new outbox records reach the bus. Counted once
+    // nothing else is in flight: the events of the samples above are still on their way
+    // from the outbox to the bus until the stack settles.
+    stack.settle().await;
     let before = stack.bus.counters().events_accepted;
     let out = call(
         "OutboxRelayFunction",
