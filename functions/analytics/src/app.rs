@@ -11,9 +11,7 @@ use serde_json::Value;
 
 /// The environment variable naming the daily aggregates table.
 pub const ANALYTICS_DAILY_TABLE: &str = "ANALYTICS_DAILY_TABLE";
-/// The base URL of Cognito's API the dashboard signs in with, e.g.
-/// `https://cognito-idp.us-east-1.amazonaws.com/`.
-pub const COGNITO_ENDPOINT: &str = "COGNITO_ENDPOINT";
+pub use crate::dashboard::COGNITO_ENDPOINT;
 /// The user pool the analysts are in.
 pub const USER_POOL_ID: &str = "USER_POOL_ID";
 /// The pool's web client (no secret), which the dashboard signs in through.

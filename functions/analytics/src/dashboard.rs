@@ -11,7 +11,6 @@
 //! value can end the block or be read as markup, and `JSON.parse` reads them back as
 //! they were. Nothing is concatenated into the page's code.
 
-use crate::app::COGNITO_ENDPOINT;
 use crate::domain::{DEFAULT_MINOR_DIGITS, MINOR_DIGITS};
 use eventmart_shared::aws::ConfigError;
 use eventmart_shared::http;
@@ -21,6 +20,10 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// The base URL of Cognito's API the dashboard signs in with, e.g.
+/// `https://cognito-idp.us-east-1.amazonaws.com/`.
+pub const COGNITO_ENDPOINT: &str = "COGNITO_ENDPOINT";
 
 /// The page as written: inline CSS, JS and SVG, and [`CONFIG_PLACEHOLDER`] where its
 /// config goes. Nothing is fetched but Cognito's API and the analytics API.
