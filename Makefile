@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 REGION ?= us-east-1
 
-.PHONY: demo up setup sam-setup sam-local test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis schemathesis-smoke template-check checkov watch build deploy schemas clean
+.PHONY: demo up setup sam-setup sam-local test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis schemathesis-smoke template-check checkov watch build deploy schemas clean localstack-routing localstack-deploy
 
 ## demo: the whole system on this machine, its story told and checked (exit 1 if any
 ## effect did not happen exactly once); needs only the Python tools (ARGS="--kill 0.1 ...").
@@ -32,7 +32,7 @@ $(VENV)/.installed: requirements-dev.txt
 ## test: formatting, lints, every cargo test against a local moto server, template checks,
 ## the arm64 build of every function with its zip size, and those builds under SAM CLI's
 ## local Lambda.
-test: setup lint unit-and-integration bench-smoke soak-smoke schemathesis-smoke template-check build sam-local
+test: setup lint unit-and-integration bench-smoke soak-smoke schemathesis-smoke template-check build sam-local localstack-routing
 
 lint:
 	cargo fmt --all --check
@@ -152,3 +152,21 @@ schemas:
 clean:
 	cargo clean
 	rm -rf .aws-sam
+
+# The template's rules on LocalStack's EventBridge (host mode, its own virtualenv) against
+# eventmart-local's bus: every sample and corpus event, the same targets, the same envelope.
+localstack-routing:
+	scripts/localstack-setup.sh
+	cargo test -p eventmart-local --features localstack --test localstack_routing -- --nocapture
+
+# The built template deployed to a LocalStack of your own (its image or CLI, with an account
+# token) through samlocal. LocalStack must serve what the template uses: DynamoDB with
+# Streams, Lambda, SES v2, Cognito and the HTTP API as well as EventBridge and SQS.
+LOCALSTACK_ENDPOINT ?= http://localhost:4566
+localstack-deploy: setup build
+	DISABLE_DEPRECATION_NOTICE=1 AWS_ENDPOINT_URL=$(LOCALSTACK_ENDPOINT) AWS_DEFAULT_REGION=$(REGION) \
+		$(VENV)/bin/samlocal deploy --template-file .aws-sam/build/template.yaml \
+		--stack-name eventmart-local --resolve-s3 --region $(REGION) \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		--no-confirm-changeset --no-fail-on-empty-changeset \
+		--parameter-overrides Stage=dev SenderEmail=no-reply@example.com

@@ -4,7 +4,9 @@
 use eventmart_local::chaos::Chaos;
 use eventmart_local::eventbridge::Timing;
 use eventmart_local::log::LogMode;
-use eventmart_local::stack::{LambdaBackend, LocalStack, SignInTarget, StackOptions};
+use eventmart_local::stack::{
+    LambdaBackend, LocalStack, SignInTarget, StackOptions, parse_aws_endpoint,
+};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -40,6 +42,10 @@ OPTIONS
                        cargo builds, default) or SAM CLI's local Lambda (`sam local
                        start-lambda` on the artifacts of `make build`, in Docker; needs
                        scripts/sam-local-setup.sh; --kill is native only)
+  --aws URL            the AWS servers to use (http://host:port: a moto server you run,
+                       or another that serves DynamoDB with Streams, SQS, SES v2 and
+                       Cognito) instead of starting moto; tables left by an earlier run
+                       are kept, and the server is left running at the end
   --quiet              no per-delivery lines
   --json               per-delivery lines as JSON
 ";
@@ -76,6 +82,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--release" => options.release = true,
             "--lambda" => options.lambda = LambdaBackend::parse(&value("--lambda")?)?,
+            "--aws" => options.aws = Some(parse_aws_endpoint(&value("--aws")?)?),
             "--no-build" => options.build = false,
             "--http-port" => options
                 .http_addr
@@ -192,6 +199,7 @@ async fn start(options: StackOptions) -> Option<LocalStack> {
 }
 
 async fn up(options: StackOptions) -> ExitCode {
+    let external_aws = options.aws.is_some();
     let Some(stack) = start(options).await else {
         return ExitCode::FAILURE;
     };
@@ -213,10 +221,12 @@ async fn up(options: StackOptions) -> ExitCode {
         "  EventBridge  {}   (aws events put-events --endpoint-url {0} ...)",
         e.eventbridge
     );
-    println!(
-        "  DynamoDB     {}   (moto: DynamoDB, Streams, SQS, SES)",
-        e.moto
-    );
+    let which = if external_aws {
+        "--aws: DynamoDB, Streams, SQS, SES, Cognito; left running"
+    } else {
+        "moto: DynamoDB, Streams, SQS, SES, Cognito"
+    };
+    println!("  DynamoDB     {}   ({which})", e.moto);
     if let Some(target) = cognito {
         println!(
             "  Cognito      {}   (pool {}, client {}); a token for curl:\n               \

@@ -495,3 +495,77 @@ async fn the_dashboard_signs_in_and_shows_the_days_numbers_in_headless_chromium(
     );
     assert_eq!(stored, 0, "tokens in memory only: no storage, no cookie");
 }
+
+/// The table names on an AWS server.
+async fn tables_on(endpoint: &str) -> Vec<String> {
+    let sdk = eventmart_local::stack::sdk_config(endpoint).await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .list_tables()
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListTables on {endpoint}: {e:?}"))
+        .table_names()
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stack_pointed_at_an_aws_server_provisions_there_and_leaves_it_running() {
+    let dir = root().join("target/local/external-aws");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut moto = eventmart_local::servers::moto::Moto::start(&root(), &dir.join("moto.log"))
+        .await
+        .expect("moto starts");
+    let mut o = options(Chaos::off());
+    o.aws = Some(moto.endpoint());
+    o.stack_name = "external".into();
+    let stack = start(o.clone()).await;
+    assert_eq!(stack.endpoints().moto, moto.endpoint());
+    assert_eq!(
+        stack.moto_pid(),
+        None,
+        "the stack did not start this server"
+    );
+    let tables = tables_on(&moto.endpoint()).await;
+    let model = eventmart_local::template::Stack::load(
+        &root().join("template.yaml"),
+        &eventmart_local::template::LocalNaming::new(moto.endpoint()),
+        &Default::default(),
+    )
+    .expect("template.yaml loads");
+    let declared: std::collections::BTreeSet<&str> =
+        model.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        tables
+            .iter()
+            .map(String::as_str)
+            .collect::<std::collections::BTreeSet<_>>(),
+        declared,
+        "the template's tables, and only those, are on the given server"
+    );
+    stack.shutdown().await;
+    assert_eq!(
+        tables_on(&moto.endpoint()).await,
+        tables,
+        "the server answers after the stack stopped, its tables kept"
+    );
+    // A second run on the same server keeps the tables it finds.
+    let again = start(o).await;
+    assert_eq!(tables_on(&moto.endpoint()).await, tables);
+    again.shutdown().await;
+    moto.stop().await;
+}
+
+#[tokio::test]
+async fn a_stack_pointed_at_nothing_says_so() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut o = options(Chaos::off());
+    o.aws = Some(format!("http://127.0.0.1:{port}"));
+    let err = LocalStack::start(o)
+        .await
+        .err()
+        .expect("nothing listens there");
+    assert!(matches!(err, StackError::AwsUnreachable(_)), "{err}");
+    assert!(err.to_string().contains(&port.to_string()), "{err}");
+}

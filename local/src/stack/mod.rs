@@ -17,7 +17,7 @@ use crate::eventbridge::{Bus, BusOptions, Timing};
 use crate::lambda::sam::{self, SamError, SamLambda};
 use crate::lambda::{Invoker, Runtime, RuntimeOptions};
 use crate::log::LogMode;
-use crate::servers::moto::{Moto, MotoError};
+use crate::servers::moto::{Moto, MotoError, accepts_within};
 use crate::servers::proxy::AwsProxy;
 use crate::template::{LocalNaming, Stack, TemplateError};
 use std::collections::BTreeMap;
@@ -49,6 +49,10 @@ pub struct StackOptions {
     pub stack_name: String,
     /// What runs the functions.
     pub lambda: LambdaBackend,
+    /// An AWS-compatible endpoint (`http://host:port`) to create the template's tables,
+    /// queues, identities and user pools in and to point every function at, instead of
+    /// starting moto; the stack leaves that server running when it stops.
+    pub aws: Option<String>,
 }
 
 /// What runs the functions: the native Runtime API (the binaries of `target/`, as
@@ -86,7 +90,29 @@ impl StackOptions {
             parameters: BTreeMap::new(),
             stack_name: "local".into(),
             lambda: LambdaBackend::Native,
+            aws: None,
         }
+    }
+}
+
+/// Checks an `--aws` endpoint: `http://host:port` with nothing after it (the stack's
+/// clients speak plain HTTP to local servers), returned without a trailing slash.
+pub fn parse_aws_endpoint(s: &str) -> Result<String, String> {
+    let url = s.trim_end_matches('/');
+    let authority = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("--aws takes http://host:port, got {s:?}"))?;
+    let (host, port) = authority
+        .rsplit_once(':')
+        .ok_or_else(|| format!("--aws needs a port: http://host:port, got {s:?}"))?;
+    if host.is_empty() || host.contains(['/', '?', '#', '@']) {
+        return Err(format!(
+            "--aws takes http://host:port with no path, got {s:?}"
+        ));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(url.to_owned()),
+        _ => Err(format!("--aws: {port:?} is not a port (1-65535), in {s:?}")),
     }
 }
 
@@ -108,6 +134,8 @@ pub enum StackError {
     Sam(#[from] SamError),
     #[error("{0}")]
     Unsupported(String),
+    #[error("nothing answers at --aws {0}: start that server first")]
+    AwsUnreachable(String),
 }
 
 /// Where each part listens.
@@ -152,12 +180,60 @@ pub struct LocalStack {
     pub bus: Bus,
     pub streams: StreamPoller,
     gateway: Option<Gateway>,
-    moto: Moto,
+    moto: AwsServer,
     /// Every function's (and the stream pollers') way to moto: counts requests, can cut a
     /// service.
     pub aws: AwsProxy,
     pub sdk: aws_config::SdkConfig,
     pub chaos: Chaos,
+}
+
+/// The AWS servers the stack runs against: a moto it started, or one it was pointed at.
+enum AwsServer {
+    Owned(Moto),
+    External(String),
+}
+
+impl AwsServer {
+    async fn start(options: &StackOptions, log: &std::path::Path) -> Result<AwsServer, StackError> {
+        let Some(url) = &options.aws else {
+            return Ok(AwsServer::Owned(Moto::start(&options.root, log).await?));
+        };
+        let authority = url.strip_prefix("http://").unwrap_or(url);
+        let reachable = tokio::net::lookup_host(authority)
+            .await
+            .map(|mut addrs| addrs.next())
+            .ok()
+            .flatten();
+        match reachable {
+            Some(addr) if accepts_within(addr, Duration::from_secs(5)).await => {
+                Ok(AwsServer::External(url.clone()))
+            }
+            _ => Err(StackError::AwsUnreachable(url.clone())),
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        match self {
+            AwsServer::Owned(moto) => moto.endpoint(),
+            AwsServer::External(url) => url.clone(),
+        }
+    }
+
+    /// Only a server the stack started has a process to measure.
+    fn pid(&self) -> Option<u32> {
+        match self {
+            AwsServer::Owned(moto) => moto.pid(),
+            AwsServer::External(_) => None,
+        }
+    }
+
+    /// Stops a moto the stack started; leaves an external server running.
+    async fn stop(&mut self) {
+        if let AwsServer::Owned(moto) = self {
+            moto.stop().await;
+        }
+    }
 }
 
 enum Backend {
@@ -184,7 +260,7 @@ impl LocalStack {
             LambdaBackend::Sam => sam::bridge_gateway()?,
         };
         let log_dir = options.root.join("target/local");
-        let moto = Moto::start(&options.root, &log_dir.join("moto.log")).await?;
+        let moto = AwsServer::start(&options, &log_dir.join("moto.log")).await?;
         let naming = LocalNaming::new(moto.endpoint()).stack(&options.stack_name);
         // Cognito assigns pool and client ids when it creates them: the template's
         // references to them resolve once they exist, as in CloudFormation.
@@ -349,7 +425,7 @@ impl LocalStack {
         }
     }
 
-    /// Stops every part; function instances and moto are killed.
+    /// Stops every part; function instances and a moto the stack started are killed.
     pub async fn shutdown(mut self) {
         if let Some(g) = self.gateway.take() {
             g.shutdown().await;
@@ -451,4 +527,33 @@ async fn start_stream_pollers(
     )
     .await
     .map_err(failed("stream pollers"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_aws_endpoint;
+
+    #[test]
+    fn an_aws_endpoint_is_http_host_and_port() {
+        assert_eq!(
+            parse_aws_endpoint("http://127.0.0.1:5000/").as_deref(),
+            Ok("http://127.0.0.1:5000")
+        );
+        assert_eq!(
+            parse_aws_endpoint("http://localhost:4566").as_deref(),
+            Ok("http://localhost:4566")
+        );
+        for bad in [
+            "https://127.0.0.1:5000",
+            "127.0.0.1:5000",
+            "http://127.0.0.1",
+            "http://127.0.0.1:0",
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:5000/path",
+            "http://:5000",
+        ] {
+            let err = parse_aws_endpoint(bad).expect_err(bad);
+            assert!(err.starts_with("--aws"), "{bad}: {err}");
+        }
+    }
 }

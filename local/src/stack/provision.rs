@@ -1,5 +1,5 @@
 //! The template's tables (with streams and TTL), queues and SES identities, created in
-//! moto before anything starts.
+//! moto (or the server `--aws` names) before anything starts.
 
 use super::StackError;
 use crate::aws::REGION;
@@ -69,7 +69,18 @@ async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, t: &Table) -> Result<
             .map_err(|e| e.to_string())?;
         req = req.stream_specification(spec);
     }
-    req.send().await.map_err(sdk_error)?;
+    match req.send().await {
+        Ok(_) => {}
+        // Left by an earlier run on a server the stack was pointed at (`--aws`): kept with
+        // its items, as a deployed stack keeps its tables across updates.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(sdk_error(e)),
+    }
     if let Some(attr) = &t.ttl_attribute {
         let ttl = TimeToLiveSpecification::builder()
             .attribute_name(attr)
