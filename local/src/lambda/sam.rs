@@ -366,7 +366,17 @@ impl SamInvoke {
         parts.join(" ")
     }
 
+    /// A container that times out is run once more, as EventBridge's retry policy
+    /// would: under arm64 emulation a cold container can use up a short timeout before
+    /// the handler runs. The handlers are idempotent, and callers assert the effects.
     async fn run(&self, function: &str, payload: &Value) -> Result<Value, InvokeError> {
+        match self.run_once(function, payload).await {
+            Err(InvokeError::Timeout(_)) => self.run_once(function, payload).await,
+            other => other,
+        }
+    }
+
+    async fn run_once(&self, function: &str, payload: &Value) -> Result<Value, InvokeError> {
         let n = self
             .count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -398,12 +408,19 @@ impl SamInvoke {
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        let value: Value = serde_json::from_str(last).map_err(|_| {
-            crashed(format!(
-                "sam local invoke printed no JSON response ({last:?}); its output: {}",
-                log.display()
-            ))
-        })?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let Ok(value) = serde_json::from_str::<Value>(last) else {
+            // SAM reports a timeout on stderr only, and exits 0.
+            if let Some(seconds) = timed_out_after(&stderr) {
+                return Err(InvokeError::Timeout(Duration::from_secs(seconds)));
+            }
+            let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+            return Err(crashed(format!(
+                "sam local invoke printed no JSON response ({last:?}); the end of its output ({}): {}",
+                log.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            )));
+        };
         match (&value["errorType"], &value["errorMessage"]) {
             (Value::String(t), Value::String(m)) => Err(InvokeError::Function {
                 error_type: t.clone(),
@@ -412,6 +429,12 @@ impl SamInvoke {
             _ => Ok(value),
         }
     }
+}
+
+/// The timeout SAM reports (`Function 'X' timed out after 10 seconds`), if it did.
+fn timed_out_after(stderr: &str) -> Option<u64> {
+    let (_, rest) = stderr.split_once("timed out after ")?;
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 impl Invoker for SamInvoke {
@@ -461,6 +484,17 @@ mod tests {
                 .collect(),
             body: body.as_bytes().to_vec(),
         }
+    }
+
+    #[test]
+    fn sam_local_invoke_timeouts_are_read_from_its_log() {
+        let log = "Invoking bootstrap (provided.al2023)\nFunction 'NotificationsFunction' \
+                   timed out after 10 seconds\n";
+        assert_eq!(timed_out_after(log), Some(10));
+        assert_eq!(
+            timed_out_after("END RequestId: 1\nREPORT RequestId: 1"),
+            None
+        );
     }
 
     #[test]
