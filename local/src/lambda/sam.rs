@@ -366,69 +366,104 @@ impl SamInvoke {
         parts.join(" ")
     }
 
-    /// A container that times out is run once more, as EventBridge's retry policy
-    /// would: under arm64 emulation a cold container can use up a short timeout before
-    /// the handler runs. The handlers are idempotent, and callers assert the effects.
+    /// A container whose handler never started is run again, up to [`STARTS`] times in
+    /// all. SAM publishes the emulator's port before the emulator listens and gives up
+    /// after three quick attempts (0.7 s in all); under arm64 emulation on a busy machine
+    /// the emulator can miss that window, and SAM then reports a timeout with no START
+    /// line. Nothing ran, so running again is safe; a handler that started and failed or
+    /// timed out is reported as it is.
     async fn run(&self, function: &str, payload: &Value) -> Result<Value, InvokeError> {
-        match self.run_once(function, payload).await {
-            Err(InvokeError::Timeout(_)) => self.run_once(function, payload).await,
-            other => other,
+        let mut attempt = 1;
+        loop {
+            match self.run_once(function, payload).await {
+                Attempt::NeverStarted(e) if attempt < STARTS => {
+                    tracing::warn!(target: "eventmart_local::sam", %function, attempt, "the container never started the handler ({e}); running it again");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Attempt::NeverStarted(e) => return Err(e),
+                Attempt::Ran(result) => return result,
+            }
         }
     }
 
-    async fn run_once(&self, function: &str, payload: &Value) -> Result<Value, InvokeError> {
+    async fn run_once(&self, function: &str, payload: &Value) -> Attempt {
         let n = self
             .count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let event = self.work.join(format!("{n:03}-{function}.json"));
         let log = self.work.join(format!("{n:03}-{function}.log"));
-        let crashed = |what: String| InvokeError::Crashed(what);
-        std::fs::write(&event, payload.to_string()).map_err(|e| crashed(e.to_string()))?;
+        let crashed = |what: String| Attempt::Ran(Err(InvokeError::Crashed(what)));
+        if let Err(e) = std::fs::write(&event, payload.to_string()) {
+            return crashed(e.to_string());
+        }
         let output = command(&self.root)
             .args(["local", "invoke", function, "--event"])
             .arg(&event)
             .args(common_args(&self.files))
             .stdin(Stdio::null())
             .output()
-            .await
-            .map_err(|e| crashed(format!("sam local invoke: {e}")))?;
+            .await;
+        let output = match output {
+            Ok(output) => output,
+            Err(e) => return crashed(format!("sam local invoke: {e}")),
+        };
         let _ = std::fs::write(&log, &output.stderr);
-        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
-            return Err(crashed(format!(
+            return crashed(format!(
                 "`{}` exited with {}; its output: {}",
                 self.command_line(function, &event),
                 output.status,
                 log.display()
-            )));
+            ));
         }
         // The response is the last line SAM prints.
+        let stdout = String::from_utf8_lossy(&output.stdout);
         let last = stdout
             .lines()
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        let stderr = String::from_utf8_lossy(&output.stderr);
         let Ok(value) = serde_json::from_str::<Value>(last) else {
             // SAM reports a timeout on stderr only, and exits 0.
             if let Some(seconds) = timed_out_after(&stderr) {
-                return Err(InvokeError::Timeout(Duration::from_secs(seconds)));
+                let timeout = InvokeError::Timeout(Duration::from_secs(seconds));
+                return match never_started(&stderr) {
+                    true => Attempt::NeverStarted(timeout),
+                    false => Attempt::Ran(Err(timeout)),
+                };
             }
-            let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-            return Err(crashed(format!(
-                "sam local invoke printed no JSON response ({last:?}); the end of its output ({}): {}",
+            let lines: Vec<&str> = stderr.lines().collect();
+            let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
+            return crashed(format!(
+                "sam local invoke printed no JSON response ({last:?}); the end of its output ({}): {tail}",
                 log.display(),
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            )));
+            ));
         };
-        match (&value["errorType"], &value["errorMessage"]) {
+        Attempt::Ran(match (&value["errorType"], &value["errorMessage"]) {
             (Value::String(t), Value::String(m)) => Err(InvokeError::Function {
                 error_type: t.clone(),
                 message: m.clone(),
             }),
             _ => Ok(value),
-        }
+        })
     }
+}
+
+/// How many times [`SamInvoke`] starts a container whose handler never started.
+const STARTS: u32 = 4;
+
+/// One `sam local invoke`.
+enum Attempt {
+    /// SAM got no answer and the function's log has no START line: nothing ran.
+    NeverStarted(InvokeError),
+    Ran(Result<Value, InvokeError>),
+}
+
+/// Whether SAM's log says the container answered nothing before the handler started.
+fn never_started(stderr: &str) -> bool {
+    stderr.contains("No response from invoke container") && !stderr.contains("START RequestId")
 }
 
 /// The timeout SAM reports (`Function 'X' timed out after 10 seconds`), if it did.
@@ -495,6 +530,16 @@ mod tests {
             timed_out_after("END RequestId: 1\nREPORT RequestId: 1"),
             None
         );
+        // The stall under emulation: SAM gave up before the handler started.
+        let stalled =
+            format!("SAM_CONTAINER_ID: 9c84\nNo response from invoke container for F\n{log}");
+        assert!(never_started(&stalled));
+        // A handler that started and ran out of time is not run again.
+        let ran = format!(
+            "START RequestId: 1 Version: $LATEST\nNo response from invoke container for F\n{log}"
+        );
+        assert!(!never_started(&ran));
+        assert!(!never_started(log));
     }
 
     #[test]
