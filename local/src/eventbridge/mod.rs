@@ -34,6 +34,7 @@ mod archive;
 mod deliver;
 mod log;
 mod request;
+pub mod transform;
 
 /// Every bus of the template, and the default bus (first) when the template has none of
 /// that name; without rules yet.
