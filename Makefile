@@ -23,6 +23,7 @@ up: $(VENV)/.installed
 setup: $(VENV)/.installed
 	rustup target add aarch64-unknown-linux-gnu >/dev/null
 	scripts/install-chromium.sh
+	scripts/duckdb-setup.sh
 
 $(VENV)/.installed: requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)

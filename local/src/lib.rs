@@ -25,5 +25,6 @@ pub mod servers;
 pub mod sqs;
 pub mod stack;
 pub mod template;
+pub mod warehouse;
 
 pub use pattern::{Event, EventParseError, Pattern, PatternError};
