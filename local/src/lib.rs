@@ -18,6 +18,7 @@ pub mod encoding;
 pub mod event_source_mapping;
 pub mod eventbridge;
 pub mod eventmart;
+pub mod firehose;
 pub mod lambda;
 pub mod log;
 pub mod pattern;

@@ -15,6 +15,7 @@ eventmart-local: the whole Eventmart system on one machine, routed from template
 
 USAGE: eventmart-local <up|demo|help> [OPTIONS]
        eventmart-local token --email E [--group G]... [--password P] [--access]
+       eventmart-local sql [--lake DIR] [--template PATH] <\"SELECT ...\" | --named NAME>
 
   up      start everything, print the endpoints, run until Ctrl-C
   demo    start everything with duplicates and reordering on, tell the story, check
@@ -22,6 +23,10 @@ USAGE: eventmart-local <up|demo|help> [OPTIONS]
   token   while `up` runs: sign a user up in its user pool (or reuse them), add them
           to the groups, sign in, and print the id token (--access: the access token);
           the password defaults to a local one
+  sql     run SQL over the local warehouse, the Parquet files the last `up` or `demo`
+          wrote under target/lake (--lake DIR: another copy), as the template's Glue
+          table (e.g. eventmart_dev.events); --named NAME runs one of the template's
+          Athena named queries
 
 OPTIONS
   --template PATH      the SAM template (default: ./template.yaml)
@@ -167,6 +172,9 @@ async fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("token") {
         return token(std::env::args().skip(2)).await;
     }
+    if std::env::args().nth(1).as_deref() == Some("sql") {
+        return sql(std::env::args().skip(2));
+    }
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
@@ -174,6 +182,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut args = args;
+    args.options.lake_dir = Some(args.options.root.join(LAKE_DIR));
     match args.command.as_str() {
         "up" => up(args.options).await,
         "demo" => demo(args).await,
@@ -323,6 +333,81 @@ async fn demo(args: Args) -> ExitCode {
     } else {
         println!("\nSome effects did not happen exactly once.");
         ExitCode::FAILURE
+    }
+}
+
+/// Where `up` and `demo` keep the copy of the lake `sql` reads.
+const LAKE_DIR: &str = "target/lake";
+
+/// `sql`: a query, or a named query of the template, over the local lake.
+fn sql(mut argv: impl Iterator<Item = String>) -> ExitCode {
+    let usage = |e: &str| {
+        eprintln!("eventmart-local sql: {e}\n\n{HELP}");
+        ExitCode::from(2)
+    };
+    let (mut lake, mut template, mut named, mut text) = (
+        std::path::PathBuf::from(LAKE_DIR),
+        std::path::PathBuf::from("template.yaml"),
+        None,
+        None,
+    );
+    while let Some(arg) = argv.next() {
+        match arg.as_str() {
+            "--lake" | "--template" | "--named" => {
+                let Some(v) = argv.next() else {
+                    return usage(&format!("{arg} needs a value"));
+                };
+                match arg.as_str() {
+                    "--lake" => lake = v.into(),
+                    "--template" => template = v.into(),
+                    _ => named = Some(v),
+                }
+            }
+            flag if flag.starts_with("--") => return usage(&format!("unknown option {flag}")),
+            _ if text.is_some() => return usage("give one query"),
+            _ => text = Some(arg),
+        }
+    }
+    let naming = eventmart_local::template::LocalNaming::new("http://127.0.0.1:0");
+    let model =
+        match eventmart_local::template::Stack::load(&template, &naming, &Default::default()) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("eventmart-local sql: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let query = match (named, text) {
+        (Some(name), None) => match model.named_queries.iter().find(|q| q.name == name) {
+            Some(q) => q.query.clone(),
+            None => {
+                let names: Vec<&str> = model
+                    .named_queries
+                    .iter()
+                    .map(|q| q.name.as_str())
+                    .collect();
+                eprintln!(
+                    "eventmart-local sql: the template has no named query {name:?} (it has: {})",
+                    names.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        },
+        (None, Some(q)) => q,
+        _ => return usage("give a query or --named NAME, not both"),
+    };
+    match eventmart_local::firehose::LakeTable::of(&model, &lake).and_then(|l| {
+        eventmart_local::warehouse::sql::query(&l.dir, &l.data_prefix, &l.schema, &query)
+            .map_err(|e| e.to_string())
+    }) {
+        Ok(result) => {
+            print!("{}", result.to_table());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("eventmart-local sql: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -8,8 +8,8 @@ mod support;
 use chrono::{TimeZone, Utc};
 use eventmart_local::chaos::Chaos;
 use eventmart_local::eventbridge::{
-    ArchiveSpec, AsyncInvoke, Bus, BusOptions, BusSpec, PutEventsEntry, ReplayRequest, RetryPolicy,
-    RuleSpec, TargetSpec,
+    ArchiveSpec, AsyncInvoke, Bus, BusOptions, BusSpec, Destination, PutEventsEntry, ReplayRequest,
+    RetryPolicy, RuleSpec, TargetSpec, transform::TargetInput,
 };
 use eventmart_local::lambda::{InvokeError, Invoker};
 use serde_json::{Value, json};
@@ -197,7 +197,8 @@ async fn a_target_that_does_not_exist_goes_to_the_rule_dead_letter_queue() {
     let (invoker, seen) = recording(|f, _| async move { Err(InvokeError::NoSuchFunction(f)) });
     let target = TargetSpec {
         id: "GhostTarget".into(),
-        function: "Ghost".into(),
+        destination: Destination::Lambda("Ghost".into()),
+        input: TargetInput::Whole,
         retry: RetryPolicy {
             max_attempts: 3,
             max_event_age: Duration::from_secs(3600),

@@ -11,7 +11,8 @@
 #![cfg(feature = "localstack")]
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use eventmart_local::eventbridge::{Bus, BusOptions};
+use eventmart_local::eventbridge::transform::TargetInput;
+use eventmart_local::eventbridge::{Bus, BusOptions, Destination};
 use eventmart_local::servers::moto::{accepts_within, free_port};
 use eventmart_local::stack::{sdk_config, specs};
 use eventmart_local::template::{LocalNaming, Stack};
@@ -448,7 +449,9 @@ async fn every_event_reaches_the_same_rules_on_localstack_as_on_eventmart_local(
     let recorder = Recorder::answering(Ok(Value::Null));
     let mut rules = specs::rules(&model);
     for r in &mut rules {
-        r.target.function = r.name.clone();
+        // Every target, a function's or a delivery stream's, records the whole event.
+        r.target.destination = Destination::Lambda(r.name.clone());
+        r.target.input = TargetInput::Whole;
         r.target.dead_letter_queue_url = None;
     }
     let unused = sdk_config("http://127.0.0.1:1").await;

@@ -61,7 +61,7 @@ fn routed_samples(stack: &LocalStack, function: &str) -> BTreeMap<String, Value>
             .model
             .rules
             .iter()
-            .any(|r| r.function == function && r.enabled && r.compiled.matches(&event));
+            .any(|r| r.function() == Some(function) && r.enabled && r.compiled.matches(&event));
         if routed {
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
             out.insert(name, event);

@@ -1,8 +1,8 @@
 //! The project's template.yaml, loaded as the local stack loads it.
 
 use eventmart_local::template::{
-    Architecture, BillingMode, KeyType, LocalNaming, RouteAuth, Stack, StartingPosition,
-    StreamViewType,
+    Architecture, BillingMode, KeyType, LocalNaming, RouteAuth, RuleTarget, Stack,
+    StartingPosition, StreamViewType,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -178,7 +178,9 @@ fn rules_carry_the_template_patterns_retry_policies_and_dlqs() {
             (
                 r.name.as_str(),
                 r.bus.as_str(),
-                r.function.as_str(),
+                match &r.target {
+                    RuleTarget::Function(id) | RuleTarget::DeliveryStream(id) => id.as_str(),
+                },
                 r.dead_letter_queue.as_deref(),
             )
         })
@@ -215,6 +217,48 @@ fn rules_carry_the_template_patterns_retry_policies_and_dlqs() {
                 "eventmart-dev",
                 "IngestionFunction",
                 Some("IngestionDeliveryDLQ")
+            ),
+            (
+                "LakeOrderPlacedRule",
+                "eventmart-dev",
+                "LakeDeliveryStream",
+                Some("LakeDeliveryDLQ")
+            ),
+            (
+                "LakeOrderCanceledRule",
+                "eventmart-dev",
+                "LakeDeliveryStream",
+                Some("LakeDeliveryDLQ")
+            ),
+            (
+                "LakeOrderShippedRule",
+                "eventmart-dev",
+                "LakeDeliveryStream",
+                Some("LakeDeliveryDLQ")
+            ),
+            (
+                "LakeFulfillmentRule",
+                "eventmart-dev",
+                "LakeDeliveryStream",
+                Some("LakeDeliveryDLQ")
+            ),
+            (
+                "LakeFulfillmentCancelRejectedRule",
+                "eventmart-dev",
+                "LakeDeliveryStream",
+                Some("LakeDeliveryDLQ")
+            ),
+            (
+                "LakeMembershipSignedUpRule",
+                "eventmart-dev",
+                "LakeDeliveryStream",
+                Some("LakeDeliveryDLQ")
+            ),
+            (
+                "LakeMembershipCanceledRule",
+                "eventmart-dev",
+                "LakeDeliveryStream",
+                Some("LakeDeliveryDLQ")
             ),
         ]
     );
@@ -257,7 +301,7 @@ fn rules_carry_the_template_patterns_retry_policies_and_dlqs() {
     let targets = |e: &serde_json::Value| -> Vec<&str> {
         s.rules_on("eventmart-dev")
             .filter(|r| r.compiled.matches(e))
-            .map(|r| r.function.as_str())
+            .filter_map(|r| r.function())
             .collect()
     };
     assert_eq!(
@@ -319,7 +363,7 @@ fn three_outbox_stream_mappings() {
 }
 
 #[test]
-fn eight_tables_nine_queues_one_bus_one_archive() {
+fn eight_tables_ten_queues_one_bus_one_archive() {
     let s = load();
     assert_eq!(
         ids(s.tables.iter().map(|t| t.logical_id.as_str())),
@@ -363,7 +407,7 @@ fn eight_tables_nine_queues_one_bus_one_archive() {
         Some("expiration")
     );
 
-    assert_eq!(s.queues.len(), 9);
+    assert_eq!(s.queues.len(), 10);
     let Some(dlq) = s.queue("OrdersDLQ") else {
         panic!("no OrdersDLQ")
     };
@@ -394,12 +438,15 @@ fn eight_tables_nine_queues_one_bus_one_archive() {
         Some(json!({"source": [{"prefix": "eventmart."}]}))
     );
 
-    // An alarm per queue, the queue policy, the relay's role, the bus's resource policy
-    // and the API's access-log group are accepted and ignored.
-    assert_eq!(s.ignored.len(), 13);
+    // An alarm per queue, the queue policy, the relay's role, the bus's resource policy,
+    // the API's access-log group, and the lake's bucket policy, roles, delivery log group
+    // and stream and Athena workgroup are accepted and ignored.
+    assert_eq!(s.ignored.len(), 20);
     let ignored = |t: &str| s.ignored.iter().filter(|r| r.resource_type == t).count();
     assert_eq!(ignored("AWS::Events::EventBusPolicy"), 1);
-    assert_eq!(ignored("AWS::Logs::LogGroup"), 1);
+    assert_eq!(ignored("AWS::Logs::LogGroup"), 2);
+    assert_eq!(ignored("AWS::IAM::Role"), 3);
+    assert_eq!(ignored("AWS::Athena::WorkGroup"), 1);
 
     // Every route needs a token of the stack's pool, but the dashboard's page shell.
     let api = &s.http_apis[0];
@@ -443,5 +490,111 @@ fn stage_override_renames_the_bus_everywhere() {
             .and_then(|e| e.get("EVENT_BUS_NAME").cloned())
             .as_deref(),
         Some("eventmart-test-1")
+    );
+}
+
+#[test]
+fn the_lake_bucket_table_stream_and_queries() {
+    let s = load();
+    assert_eq!(s.buckets.len(), 1);
+    let bucket = &s.buckets[0];
+    assert_eq!(bucket.logical_id, "LakeBucket");
+    assert_eq!(
+        bucket.name,
+        format!("eventmart-dev-lake-{ACCOUNT}-us-east-1")
+    );
+
+    let Some(table) = s.glue_table("LakeEventsTable") else {
+        panic!("no LakeEventsTable")
+    };
+    assert_eq!(
+        (table.schema.database.as_str(), table.schema.table.as_str()),
+        ("eventmart_dev", "events")
+    );
+    assert_eq!(table.location, format!("s3://{}/events/", bucket.name));
+    let names: Vec<&str> = table
+        .schema
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "event_id",
+            "source",
+            "occurred_at",
+            "correlation_id",
+            "event_version",
+            "order_id",
+            "membership_id",
+            "customer_id",
+            "plan",
+            "reason",
+            "items",
+            "subtotal",
+            "discount",
+            "total"
+        ]
+    );
+    let keys: Vec<&str> = table
+        .schema
+        .partition_keys
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(keys, ["type", "day"]);
+
+    let Some(d) = s.delivery_stream("LakeDeliveryStream") else {
+        panic!("no LakeDeliveryStream")
+    };
+    assert_eq!(d.name, "eventmart-dev-lake");
+    assert_eq!(
+        d.arn,
+        format!("arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/eventmart-dev-lake")
+    );
+    assert_eq!(d.bucket, "LakeBucket");
+    assert_eq!(
+        d.prefix,
+        "events/type=!{partitionKeyFromQuery:type}/day=!{partitionKeyFromQuery:day}/"
+    );
+    assert_eq!(
+        d.error_prefix,
+        "errors/!{firehose:error-output-type}/day=!{timestamp:yyyy-MM-dd}/"
+    );
+    assert_eq!(d.file_extension, ".parquet");
+    assert_eq!(
+        (d.buffer_interval, d.buffer_size_mb),
+        (Duration::from_secs(60), 64)
+    );
+    assert_eq!(
+        d.partition_query.as_deref(),
+        Some("{type: .type, day: .occurred_at[0:10]}")
+    );
+    let Some(c) = &d.conversion else {
+        panic!("no Parquet conversion")
+    };
+    assert_eq!(c.table, "LakeEventsTable");
+    assert_eq!(c.compression, "SNAPPY");
+    assert_eq!(
+        c.timestamp_formats,
+        ["yyyy-MM-dd'T'HH:mm:ss.SSSZZ", "yyyy-MM-dd'T'HH:mm:ssZZ"]
+    );
+
+    let mut queries: Vec<(&str, &str)> = s
+        .named_queries
+        .iter()
+        .map(|q| (q.name.as_str(), q.database.as_str()))
+        .collect();
+    queries.sort();
+    assert_eq!(
+        queries,
+        [
+            ("cancellations", "eventmart_dev"),
+            ("churn_by_plan", "eventmart_dev"),
+            ("distinct_events", "eventmart_dev"),
+            ("revenue_by_sku", "eventmart_dev"),
+            ("revenue_summary", "eventmart_dev"),
+        ]
     );
 }

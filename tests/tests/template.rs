@@ -94,7 +94,7 @@ fn every_rule_target_retries_then_dead_letters_and_every_consumer_has_an_on_fail
         .expect("EventBus")
         .name;
     for r in &model.rules {
-        let at = format!("{}.{}", r.function, r.event);
+        let at = format!("{:?}.{}", r.target, r.event);
         assert_eq!(
             r.retry_policy.maximum_event_age,
             Duration::from_secs(86400),
@@ -105,7 +105,7 @@ fn every_rule_target_retries_then_dead_letters_and_every_consumer_has_an_on_fail
         assert_eq!(&r.bus, bus, "{at}: rules are on our bus");
     }
     assert!(model.rules.len() >= 4);
-    let consumers: BTreeSet<&str> = model.rules.iter().map(|r| r.function.as_str()).collect();
+    let consumers: BTreeSet<&str> = model.rules.iter().filter_map(|r| r.function()).collect();
     for id in consumers {
         let f = model.function(id).expect("a rule targets a function");
         assert_eq!(f.async_config.maximum_retry_attempts, 2, "{id}");

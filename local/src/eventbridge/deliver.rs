@@ -2,7 +2,8 @@
 //! then Lambda's async retries and on-failure destination.
 
 use super::log::{DeliveryRecord, Outcome, Stage, emit};
-use super::{AtomicCounters, Inner, Rule};
+use super::transform::TargetInput;
+use super::{AtomicCounters, Destination, Inner, PutRecordError, Rule};
 use crate::lambda::InvokeError;
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -97,7 +98,7 @@ async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
         event_id: text(event, "id"),
         detail_type: text(event, "detail-type"),
         rule: spec.name.clone(),
-        target: spec.target.function.clone(),
+        target: spec.target.destination.name().to_owned(),
         stage,
         attempt,
         outcome,
@@ -106,8 +107,122 @@ async fn deliver(inner: &Inner, rule: &Rule, event: &Value) {
             .and_then(Value::as_str)
             .map(str::to_owned),
     };
-    if let Some((first, invoked_at)) = hand_to_lambda(inner, rule, event, &record).await {
-        invoke_async(inner, rule, event, first, invoked_at, &record).await;
+    // The bus keeps no acceptance time per event: the delivery's start stands in for
+    // `<aws.events.event.ingestion-time>`.
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    let input = match &spec.target.input {
+        TargetInput::Whole => None,
+        other => match other.apply(event, &rule.arn, &now) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                let failure = Failure::new("InputTransformationFailed", e.to_string());
+                delivery_failed(inner, rule, event, &failure, 1, &record).await;
+                return;
+            }
+        },
+    };
+    match &spec.target.destination {
+        Destination::Lambda(function) => {
+            // A Lambda payload is JSON: a text template that is not JSON cannot be one.
+            let payload = match input.as_deref().map(serde_json::from_str::<Value>) {
+                None => event.clone(),
+                Some(Ok(payload)) => payload,
+                Some(Err(e)) => {
+                    let failure = Failure::new(
+                        "InvalidRequestContentException",
+                        format!(
+                            "the target input is not JSON, which a Lambda payload must be: {e}"
+                        ),
+                    );
+                    delivery_failed(inner, rule, event, &failure, 1, &record).await;
+                    return;
+                }
+            };
+            let target = LambdaTarget {
+                function,
+                payload: &payload,
+            };
+            if let Some((first, invoked_at)) =
+                hand_to_lambda(inner, rule, event, &target, &record).await
+            {
+                invoke_async(inner, rule, &target, first, invoked_at, &record).await;
+            }
+        }
+        Destination::Firehose(stream) => {
+            let data = input.unwrap_or_else(|| event.to_string()).into_bytes();
+            put_to_stream(inner, rule, event, stream, data, &record).await;
+        }
+    }
+}
+
+/// What a Lambda target is invoked with.
+struct LambdaTarget<'a> {
+    function: &'a str,
+    /// The event, or the target input made from it.
+    payload: &'a Value,
+}
+
+/// Why a delivery failed, as its dead-letter message says it (`ERROR_CODE`,
+/// `ERROR_MESSAGE`).
+struct Failure {
+    code: String,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: &str, message: String) -> Failure {
+        Failure {
+            code: code.to_owned(),
+            message,
+        }
+    }
+}
+
+/// EventBridge: put the record on a Firehose stream, retried per the target's retry
+/// policy, then dead-lettered.
+async fn put_to_stream(
+    inner: &Inner,
+    rule: &Rule,
+    event: &Value,
+    stream: &str,
+    data: Vec<u8>,
+    record: &Recorder<'_>,
+) {
+    let retry = &rule.spec.target.retry;
+    let start = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let result = match &inner.options.streams {
+            Some(sink) => sink.put_record(stream, data.clone()).await,
+            None => Err(PutRecordError::NoSuchStream(stream.to_owned())),
+        };
+        let error = match result {
+            Ok(()) => {
+                AtomicCounters::bump(&inner.counters.delivered);
+                emit(inner, record(Stage::Delivery, attempt, Outcome::Ok));
+                return;
+            }
+            Err(e) => e,
+        };
+        let delay = inner.options.timing.backoff(attempt - 1);
+        if attempt > retry.max_attempts || start.elapsed() + delay > retry.max_event_age {
+            let failure = Failure::new(error.error_code(), error.to_string());
+            delivery_failed(inner, rule, event, &failure, attempt, record).await;
+            return;
+        }
+        emit(
+            inner,
+            record(
+                Stage::Delivery,
+                attempt,
+                Outcome::Retrying(error.to_string()),
+            ),
+        );
+        AtomicCounters::bump(&inner.counters.retried);
+        if !sleep(inner, delay).await {
+            return;
+        }
     }
 }
 
@@ -118,6 +233,7 @@ async fn hand_to_lambda(
     inner: &Inner,
     rule: &Rule,
     event: &Value,
+    target: &LambdaTarget<'_>,
     record: &Recorder<'_>,
 ) -> Option<(Result<Value, InvokeError>, Instant)> {
     let spec = &rule.spec;
@@ -128,14 +244,15 @@ async fn hand_to_lambda(
         let invoked_at = Instant::now();
         match inner
             .invoker
-            .invoke(&spec.target.function, event.clone())
+            .invoke(target.function, target.payload.clone())
             .await
         {
             Err(e @ InvokeError::NoSuchFunction(_)) => {
                 let retry = &spec.target.retry;
                 let delay = inner.options.timing.backoff(attempt - 1);
                 if attempt > retry.max_attempts || start.elapsed() + delay > retry.max_event_age {
-                    delivery_failed(inner, rule, event, &e, attempt, record).await;
+                    let failure = Failure::new(e.error_type(), e.to_string());
+                    delivery_failed(inner, rule, event, &failure, attempt, record).await;
                     return None;
                 }
                 emit(
@@ -156,7 +273,7 @@ async fn hand_to_lambda(
 async fn invoke_async(
     inner: &Inner,
     rule: &Rule,
-    event: &Value,
+    target: &LambdaTarget<'_>,
     first: Result<Value, InvokeError>,
     mut invoked_at: Instant,
     record: &Recorder<'_>,
@@ -184,7 +301,8 @@ async fn invoke_async(
             None
         };
         if let Some(condition) = condition {
-            let outcome = invocation_failed(inner, rule, event, &error, condition, invokes).await;
+            let outcome =
+                invocation_failed(inner, rule, target.payload, &error, condition, invokes).await;
             emit(inner, record(Stage::Invoke, invokes, outcome));
             return;
         }
@@ -209,7 +327,7 @@ async fn invoke_async(
         invoked_at = Instant::now();
         result = inner
             .invoker
-            .invoke(&spec.target.function, event.clone())
+            .invoke(target.function, target.payload.clone())
             .await;
     }
 }
@@ -255,18 +373,18 @@ async fn delivery_failed(
     inner: &Inner,
     rule: &Rule,
     event: &Value,
-    error: &InvokeError,
+    error: &Failure,
     attempt: u32,
-    record: &(dyn Fn(Stage, u32, Outcome) -> DeliveryRecord + Sync),
+    record: &Recorder<'_>,
 ) {
     let retries = attempt.saturating_sub(1).to_string();
     let outcome = match &rule.spec.target.dead_letter_queue_url {
         Some(queue) => {
-            let message = error.to_string();
+            let message = error.message.clone();
             let attrs = [
                 ("RULE_ARN", rule.arn.as_str()),
                 ("TARGET_ARN", rule.target_arn.as_str()),
-                ("ERROR_CODE", error.error_type()),
+                ("ERROR_CODE", error.code.as_str()),
                 ("ERROR_MESSAGE", message.as_str()),
                 ("RETRY_ATTEMPTS", retries.as_str()),
             ];
@@ -280,13 +398,13 @@ async fn delivery_failed(
                 }
                 Err(e) => {
                     AtomicCounters::bump(&inner.counters.dead_letter_errors);
-                    Outcome::Dropped(format!("{error}; dead-letter send failed: {e}"))
+                    Outcome::Dropped(format!("{}; dead-letter send failed: {e}", error.message))
                 }
             }
         }
         None => {
             AtomicCounters::bump(&inner.counters.dropped);
-            Outcome::Dropped(error.to_string())
+            Outcome::Dropped(error.message.clone())
         }
     };
     emit(inner, record(Stage::Delivery, attempt, outcome));

@@ -83,7 +83,12 @@ fn add_rules(
                 r.bus, r.name
             )
         };
-        let target_arn = function_arn(region, account, &r.target.function);
+        let target_arn = match &r.target.destination {
+            Destination::Lambda(f) => function_arn(region, account, f),
+            Destination::Firehose(stream) => {
+                format!("arn:aws:firehose:{region}:{account}:deliverystream/{stream}")
+            }
+        };
         state.rules.push(Arc::new(Rule {
             spec: r,
             arn,
@@ -138,7 +143,7 @@ pub use request::ApiError;
 
 use crate::aws::function_arn;
 use crate::chaos::Chaos;
-use crate::lambda::Invoker;
+use crate::lambda::{BoxFuture, Invoker};
 use crate::log::LogMode;
 use crate::pattern::{Pattern, PatternError, RuleSet};
 use chrono::{DateTime, Utc};
@@ -149,6 +154,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use transform::TargetInput;
 
 /// An event bus. The `default` bus always exists, as in every AWS account.
 #[derive(Debug, Clone)]
@@ -209,27 +215,75 @@ impl RuleSpec {
     }
 }
 
-/// A rule's Lambda target: `RetryPolicy` and `DeadLetterConfig`.
+/// A rule's target: what it delivers to, the input it hands over, its `RetryPolicy` and
+/// `DeadLetterConfig`.
 #[derive(Debug, Clone)]
 pub struct TargetSpec {
     /// The target's `Id` (ListTargetsByRule).
     pub id: String,
-    /// The function's template logical id, as the [`Invoker`] knows it.
-    pub function: String,
+    pub destination: Destination,
+    /// `Input`, `InputPath` or `InputTransformer` (the whole event when none).
+    pub input: TargetInput,
     pub retry: RetryPolicy,
     /// Queue URL of the rule's `DeadLetterConfig`.
     pub dead_letter_queue_url: Option<String>,
 }
 
+/// What a target delivers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A function, by its template logical id, as the [`Invoker`] knows it.
+    Lambda(String),
+    /// A Firehose delivery stream, by name, as the [`RecordSink`] knows it.
+    Firehose(String),
+}
+
+impl Destination {
+    /// The function's logical id or the stream's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Destination::Lambda(n) | Destination::Firehose(n) => n,
+        }
+    }
+}
+
 impl TargetSpec {
-    /// A target with EventBridge's default retry policy and no dead-letter queue.
+    /// A function target with EventBridge's default retry policy, the whole event as
+    /// input and no dead-letter queue.
     pub fn new(function: impl Into<String>) -> Self {
         let function = function.into();
         TargetSpec {
             id: function.clone(),
-            function,
+            destination: Destination::Lambda(function),
+            input: TargetInput::Whole,
             retry: RetryPolicy::default(),
             dead_letter_queue_url: None,
+        }
+    }
+}
+
+/// Where Firehose targets put their records (`PutRecord`): the local delivery streams.
+pub trait RecordSink: Send + Sync {
+    fn put_record(&self, stream: &str, data: Vec<u8>) -> BoxFuture<'_, Result<(), PutRecordError>>;
+}
+
+/// Why a record was not accepted. Both are delivery failures, retried per the target's
+/// retry policy, then dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PutRecordError {
+    /// AWS's `ResourceNotFoundException`.
+    #[error("delivery stream {0} does not exist")]
+    NoSuchStream(String),
+    #[error("delivery stream {stream} did not accept the record: {reason}")]
+    Unavailable { stream: String, reason: String },
+}
+
+impl PutRecordError {
+    /// The `ERROR_CODE` a dead-letter message carries.
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            PutRecordError::NoSuchStream(_) => "ResourceNotFoundException",
+            PutRecordError::Unavailable { .. } => "ServiceUnavailableException",
         }
     }
 }
@@ -311,6 +365,12 @@ impl Timing {
         }
     }
 
+    /// How far AWS's delays are scaled (1 for AWS's own), for other services' delays
+    /// (a delivery stream's buffer interval) to follow.
+    pub fn factor(&self) -> f64 {
+        self.backoff_base.as_secs_f64() / Timing::aws().backoff_base.as_secs_f64()
+    }
+
     /// Delays small enough for tests: AWS's scaled by 1/1000.
     pub fn fast() -> Self {
         Self::aws().scaled(0.001)
@@ -342,8 +402,10 @@ impl Default for Timing {
 }
 
 /// How the bus behaves besides its rules.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BusOptions {
+    /// Where Firehose targets deliver; none makes every Firehose delivery fail.
+    pub streams: Option<Arc<dyn RecordSink>>,
     pub chaos: Chaos,
     pub timing: Timing,
     pub log: LogMode,
@@ -351,9 +413,23 @@ pub struct BusOptions {
     pub region: String,
 }
 
+impl std::fmt::Debug for BusOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BusOptions")
+            .field("streams", &self.streams.as_ref().map(|_| "RecordSink"))
+            .field("chaos", &self.chaos)
+            .field("timing", &self.timing)
+            .field("log", &self.log)
+            .field("account_id", &self.account_id)
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
 impl Default for BusOptions {
     fn default() -> Self {
         BusOptions {
+            streams: None,
             chaos: Chaos::off(),
             timing: Timing::aws(),
             log: LogMode::Human,

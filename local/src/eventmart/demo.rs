@@ -116,8 +116,41 @@ pub async fn run(stack: &LocalStack) -> Result<Report, DemoError> {
     let expected_events = if cancel_came_first { 10 } else { 11 };
     check_events(stack, &dynamodb, expected_events, &mut report).await?;
     check_summary(&mut report);
+    check_lake(stack, expected_events, &mut report).await?;
     check_dead_letters(stack, redrive, &mut report).await?;
     Ok(report)
+}
+
+/// The warehouse agrees with the analytics API: every event once, the same revenue.
+async fn check_lake(
+    stack: &LocalStack,
+    expected_events: u64,
+    report: &mut Report,
+) -> Result<(), DemoError> {
+    let lake = super::lake::answers(stack).await?;
+    report.story.push(format!(
+        "The warehouse holds {} rows for {} events (Firehose and the bus deliver at least once; its queries count each event once)",
+        lake.rows, lake.events
+    ));
+    report.check(
+        "distinct events in the warehouse",
+        expected_events,
+        lake.events,
+    );
+    let eur = lake.by_currency.get("EUR").copied().unwrap_or_default();
+    let s = &report.summary;
+    let api = (
+        s["ordersPlaced"].as_u64().unwrap_or_default(),
+        s["ordersCanceled"].as_u64().unwrap_or_default(),
+        s["grossRevenue"]["EUR"].as_i64().unwrap_or_default(),
+        s["discountsGiven"]["EUR"].as_i64().unwrap_or_default(),
+    );
+    report.check(
+        "warehouse revenue_summary (EUR: orders, cancellations, revenue, discounts) = analytics summary",
+        format!("{api:?}"),
+        format!("{eur:?}"),
+    );
+    Ok(())
 }
 
 /// Deliveries that failed all of Lambda's attempts and were redriven during the story.

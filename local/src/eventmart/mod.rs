@@ -8,4 +8,5 @@ mod api;
 mod checks;
 pub mod dead_letters;
 pub mod demo;
+pub mod lake;
 pub mod load;

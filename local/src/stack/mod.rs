@@ -14,6 +14,7 @@ use crate::chaos::Chaos;
 use crate::cognito::{self, Cognito, CognitoError};
 use crate::event_source_mapping::{StreamOptions, StreamPoller};
 use crate::eventbridge::{Bus, BusOptions, Timing};
+use crate::firehose::{DeliveryStreams, S3Store};
 use crate::lambda::sam::{self, SamError, SamLambda};
 use crate::lambda::{Invoker, Runtime, RuntimeOptions};
 use crate::log::LogMode;
@@ -53,6 +54,9 @@ pub struct StackOptions {
     /// queues, identities and user pools in and to point every function at, instead of
     /// starting moto; the stack leaves that server running when it stops.
     pub aws: Option<String>,
+    /// Where the delivery streams keep a copy of their objects; `None` gives each stack
+    /// its own directory under `target/local/`. Emptied when the stack starts.
+    pub lake_dir: Option<PathBuf>,
 }
 
 /// What runs the functions: the native Runtime API (the binaries of `target/`, as
@@ -91,6 +95,7 @@ impl StackOptions {
             stack_name: "local".into(),
             lambda: LambdaBackend::Native,
             aws: None,
+            lake_dir: None,
         }
     }
 }
@@ -180,6 +185,8 @@ pub struct LocalStack {
     pub bus: Bus,
     pub streams: StreamPoller,
     gateway: Option<Gateway>,
+    /// The delivery streams and where they keep a copy of what they write.
+    pub lake: Lake,
     moto: AwsServer,
     /// Every function's (and the stream pollers') way to moto: counts requests, can cut a
     /// service.
@@ -327,7 +334,16 @@ impl LocalStack {
                 (Backend::Sam(sam.clone(), files), sam)
             }
         };
-        let bus = start_bus(&options, &model, &sdk, invoker.clone(), bus_listener).await?;
+        let lake = Lake::start(&options, &model, &sdk)?;
+        let bus = start_bus(
+            &options,
+            &model,
+            &sdk,
+            invoker.clone(),
+            lake.streams.clone(),
+            bus_listener,
+        )
+        .await?;
         let pollers_sdk = sdk_config(&aws_url(STREAM_POLLERS)).await;
         let streams = start_stream_pollers(&options, &model, &pollers_sdk, invoker.clone()).await?;
         let gateway = Gateway::bind(
@@ -347,6 +363,7 @@ impl LocalStack {
             bus,
             streams,
             gateway: Some(gateway),
+            lake,
             moto,
             aws,
             sdk,
@@ -426,10 +443,12 @@ impl LocalStack {
     }
 
     /// Stops every part; function instances and a moto the stack started are killed.
+    /// Records still buffered in the delivery streams are written first.
     pub async fn shutdown(mut self) {
         if let Some(g) = self.gateway.take() {
             g.shutdown().await;
         }
+        self.lake.stop().await;
         match &self.backend {
             Backend::Native(runtime) => runtime.shutdown().await,
             Backend::Sam(sam, _) => sam.shutdown().await,
@@ -437,6 +456,56 @@ impl LocalStack {
         self.moto.stop().await;
     }
 }
+
+/// The template's delivery streams, writing to its buckets in moto and a copy under
+/// [`Lake::dir`].
+pub struct Lake {
+    pub streams: Arc<DeliveryStreams>,
+    /// `<dir>/<bucket>/<key>` for every object written.
+    pub dir: PathBuf,
+    timer: tokio::task::JoinHandle<()>,
+}
+
+impl Lake {
+    fn start(
+        options: &StackOptions,
+        model: &Stack,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Lake, StackError> {
+        let dir = options.lake_dir.clone().unwrap_or_else(|| {
+            // One per stack, so that stacks side by side (tests) keep their lakes apart.
+            let n = LAKES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            options
+                .root
+                .join(format!("target/local/lake-{}-{n}", std::process::id()))
+        });
+        // The copy mirrors this run's S3, which starts empty.
+        let _ = std::fs::remove_dir_all(&dir);
+        let specs = specs::delivery_streams(model, options.timing.factor())
+            .map_err(|e| failed("delivery streams")(e))?;
+        let store = Arc::new(S3Store(provision::s3_client(sdk)));
+        let streams =
+            DeliveryStreams::new(specs, store, dir.clone()).map_err(failed("delivery streams"))?;
+        let timer = streams.spawn_timer();
+        Ok(Lake {
+            streams,
+            dir,
+            timer,
+        })
+    }
+
+    /// Writes every buffered record now (what a query after a run wants).
+    pub async fn flush(&self) {
+        self.streams.flush().await;
+    }
+
+    async fn stop(&self) {
+        self.timer.abort();
+        self.streams.flush().await;
+    }
+}
+
+static LAKES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Where `sam build` put the artifacts and their template.
 pub fn sam_build_dir(options: &StackOptions) -> PathBuf {
@@ -486,6 +555,7 @@ async fn start_bus(
     model: &Stack,
     sdk: &aws_config::SdkConfig,
     invoker: Arc<dyn Invoker>,
+    streams: Arc<DeliveryStreams>,
     listener: std::net::TcpListener,
 ) -> Result<Bus, StackError> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
@@ -495,6 +565,7 @@ async fn start_bus(
         invoker,
         sqs,
         BusOptions {
+            streams: Some(streams),
             chaos: options.chaos.clone(),
             timing: options.timing.clone(),
             log: options.log,

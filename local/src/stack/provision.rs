@@ -1,4 +1,4 @@
-//! The template's tables (with streams and TTL), queues and SES identities, created in
+//! The template's tables (with streams and TTL), queues, buckets and SES identities, created in
 //! moto (or the server `--aws` names) before anything starts.
 
 use super::StackError;
@@ -36,7 +36,32 @@ pub(super) async fn provision(
             })?;
     }
     create_queues(&aws_sdk_sqs::Client::new(sdk), model).await?;
+    create_buckets(&s3_client(sdk), model).await?;
     verify_senders(&aws_sdk_sesv2::Client::new(sdk), model).await
+}
+
+/// An S3 client for local servers: path-style, since `<bucket>.127.0.0.1` does not resolve.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// The template's buckets, empty.
+async fn create_buckets(s3: &aws_sdk_s3::Client, model: &Stack) -> Result<(), StackError> {
+    for b in &model.buckets {
+        s3.create_bucket()
+            .bucket(&b.name)
+            .send()
+            .await
+            .map_err(|e| StackError::Provision {
+                resource: b.logical_id.clone(),
+                message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+            })?;
+    }
+    Ok(())
 }
 
 /// One table with its keys, its stream and its TTL, as the template declares it.

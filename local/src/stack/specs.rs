@@ -5,9 +5,15 @@ use crate::apigateway::jwt::JwtAuthorizer;
 use crate::apigateway::{Authorizer, RouteSpec};
 use crate::aws::REGION;
 use crate::event_source_mapping::StreamSpec;
-use crate::eventbridge::{ArchiveSpec, AsyncInvoke, BusSpec, RetryPolicy, RuleSpec, TargetSpec};
+use crate::eventbridge::{
+    ArchiveSpec, AsyncInvoke, BusSpec, Destination, RetryPolicy, RuleSpec, TargetSpec,
+};
+use crate::firehose::{
+    self,
+    expr::{PartitionQuery, Prefix},
+};
 use crate::lambda::FunctionSpec;
-use crate::template::{RouteAuth, Stack};
+use crate::template::{RouteAuth, RuleTarget, Stack};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,7 +110,7 @@ pub fn rules(model: &Stack) -> Vec<RuleSpec> {
         .rules
         .iter()
         .map(|r| {
-            let function = model.functions.iter().find(|f| f.logical_id == r.function);
+            let function = r.function().and_then(|id| model.function(id));
             let async_config = function.map(|f| &f.async_config);
             RuleSpec {
                 name: r.name.clone(),
@@ -114,7 +120,15 @@ pub fn rules(model: &Stack) -> Vec<RuleSpec> {
                 enabled: r.enabled,
                 target: TargetSpec {
                     id: r.target_id.clone(),
-                    function: r.function.clone(),
+                    destination: match &r.target {
+                        RuleTarget::Function(f) => Destination::Lambda(f.clone()),
+                        RuleTarget::DeliveryStream(d) => Destination::Firehose(
+                            model
+                                .delivery_stream(d)
+                                .map_or_else(|| d.clone(), |s| s.name.clone()),
+                        ),
+                    },
+                    input: r.input.clone(),
                     retry: RetryPolicy {
                         max_attempts: r.retry_policy.maximum_retry_attempts,
                         max_event_age: r.retry_policy.maximum_event_age,
@@ -197,6 +211,53 @@ pub fn routes(model: &Stack, jwks_url: &dyn Fn(&str) -> String) -> Vec<RouteSpec
                 route = route.with_authorizer(a.clone(), scopes.clone());
             }
             route
+        })
+        .collect()
+}
+
+/// The template's delivery streams, their buffer intervals scaled by `factor` (the bus's
+/// delay scale), each with the Glue table it converts against.
+pub fn delivery_streams(model: &Stack, factor: f64) -> Result<Vec<firehose::StreamSpec>, String> {
+    model
+        .delivery_streams
+        .iter()
+        .map(|d| {
+            let at = |what: &str, e: String| format!("{}.{what}: {e}", d.logical_id);
+            let bucket = model
+                .buckets
+                .iter()
+                .find(|b| b.logical_id == d.bucket)
+                .map(|b| b.name.clone())
+                .unwrap_or_default();
+            let conversion = match &d.conversion {
+                None => None,
+                Some(c) => Some(firehose::Conversion {
+                    schema: model
+                        .glue_table(&c.table)
+                        .map(|t| t.schema.clone())
+                        .ok_or_else(|| {
+                            at("SchemaConfiguration", format!("no table {}", c.table))
+                        })?,
+                    timestamp_formats: c.timestamp_formats.clone(),
+                }),
+            };
+            Ok(firehose::StreamSpec {
+                name: d.name.clone(),
+                bucket,
+                prefix: Prefix::parse(&d.prefix).map_err(|e| at("Prefix", e))?,
+                error_prefix: Prefix::parse(&d.error_prefix)
+                    .map_err(|e| at("ErrorOutputPrefix", e))?,
+                interval: d.buffer_interval.mul_f64(factor.clamp(0.0, 1.0)),
+                size_bytes: d.buffer_size_mb as usize * 1024 * 1024,
+                partitioning: d
+                    .partition_query
+                    .as_deref()
+                    .map(PartitionQuery::parse)
+                    .transpose()
+                    .map_err(|e| at("MetadataExtractionQuery", e))?,
+                conversion,
+                file_extension: d.file_extension.clone(),
+            })
         })
         .collect()
 }

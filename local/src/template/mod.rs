@@ -1,5 +1,6 @@
 //! template.yaml as a model of the stack: functions, HTTP routes, EventBridge rules,
-//! stream mappings, tables, queues, buses and archives, with every intrinsic resolved.
+//! stream mappings, tables, queues, buses and archives, and the warehouse (bucket, Glue
+//! table, delivery stream, named queries), with every intrinsic resolved.
 //!
 //! ```no_run
 //! use eventmart_local::template::{LocalNaming, Stack};
@@ -7,7 +8,7 @@
 //! let naming = LocalNaming::new("http://127.0.0.1:40123");
 //! let stack = Stack::load("template.yaml".as_ref(), &naming, &Default::default())?;
 //! for rule in &stack.rules {
-//!     println!("{} on {} -> {}", rule.name, rule.bus, rule.function);
+//!     println!("{} on {} -> {:?}", rule.name, rule.bus, rule.target);
 //! }
 //! # Ok(()) }
 //! ```
@@ -32,7 +33,9 @@ mod tests;
 
 pub use naming::{LOCAL_STREAM_LABEL, LocalNaming, Naming};
 
+use crate::eventbridge::transform::TargetInput;
 use crate::pattern::Pattern;
+use crate::warehouse::schema::TableSchema;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -84,6 +87,10 @@ pub struct Stack {
     pub user_pools: Vec<UserPool>,
     pub user_pool_clients: Vec<UserPoolClient>,
     pub user_pool_groups: Vec<UserPoolGroup>,
+    pub buckets: Vec<Bucket>,
+    pub glue_tables: Vec<GlueTable>,
+    pub delivery_streams: Vec<DeliveryStream>,
+    pub named_queries: Vec<NamedQuery>,
     /// Resources accepted but with no local effect (alarms, queue policies, IAM).
     pub ignored: Vec<IgnoredResource>,
     /// The template's outputs whose condition holds, resolved.
@@ -227,17 +234,37 @@ pub struct Rule {
     pub pattern: Value,
     /// The same pattern, compiled.
     pub compiled: Pattern,
-    /// Logical id of the target function.
-    pub function: String,
-    /// The event's name in the function's `Events`.
+    /// What the rule delivers to.
+    pub target: RuleTarget,
+    /// The event's name in the function's `Events`; the rule's logical id for an
+    /// `AWS::Events::Rule`.
     pub event: String,
     /// `Target.Id`, else SAM's `<Function><Event>LambdaTarget`.
     pub target_id: String,
+    /// The target's `Input`, `InputPath` or `InputTransformer`.
+    pub input: TargetInput,
     /// `State: DISABLED` gives false.
     pub enabled: bool,
     pub retry_policy: RetryPolicy,
     /// Logical id of the queue of `DeadLetterConfig.Arn`.
     pub dead_letter_queue: Option<String>,
+}
+
+/// A rule's target, by logical id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleTarget {
+    Function(String),
+    DeliveryStream(String),
+}
+
+impl Rule {
+    /// The logical id of the function the rule invokes, if its target is a function.
+    pub fn function(&self) -> Option<&str> {
+        match &self.target {
+            RuleTarget::Function(f) => Some(f),
+            RuleTarget::DeliveryStream(_) => None,
+        }
+    }
 }
 
 /// A rule target's `RetryPolicy`.
@@ -460,6 +487,69 @@ pub struct Archive {
     pub retention_days: Option<u32>,
 }
 
+/// An `AWS::S3::Bucket`: created empty in the local S3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub logical_id: String,
+    pub name: String,
+}
+
+/// An `AWS::Glue::Table`: the warehouse's columns, the one place they are written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlueTable {
+    pub logical_id: String,
+    /// Database, table name, columns and partition keys.
+    pub schema: TableSchema,
+    /// `StorageDescriptor.Location`, e.g. `s3://bucket/events/`.
+    pub location: String,
+}
+
+/// An `AWS::KinesisFirehose::DeliveryStream` with an extended S3 destination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryStream {
+    pub logical_id: String,
+    pub name: String,
+    pub arn: String,
+    /// Logical id of the destination bucket.
+    pub bucket: String,
+    /// `Prefix`, with Firehose's `!{...}` expressions unexpanded.
+    pub prefix: String,
+    /// `ErrorOutputPrefix`, likewise.
+    pub error_prefix: String,
+    /// `FileExtension` (none by default).
+    pub file_extension: String,
+    /// `BufferingHints.IntervalInSeconds` (default 300).
+    pub buffer_interval: Duration,
+    /// `BufferingHints.SizeInMBs` (default 5).
+    pub buffer_size_mb: u32,
+    /// Dynamic partitioning's `MetadataExtractionQuery` as written (JQ), if enabled.
+    pub partition_query: Option<String>,
+    /// Record format conversion, if enabled.
+    pub conversion: Option<Conversion>,
+}
+
+/// A delivery stream's `DataFormatConversionConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversion {
+    /// Logical id of the Glue table it converts against.
+    pub table: String,
+    /// `HiveJsonSerDe.TimestampFormats` (empty: `java.sql.Timestamp::valueOf`'s form).
+    pub timestamp_formats: Vec<String>,
+    /// `ParquetSerDe.Compression` (default SNAPPY).
+    pub compression: String,
+}
+
+/// An `AWS::Athena::NamedQuery`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedQuery {
+    pub logical_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// The Glue database it runs in.
+    pub database: String,
+    pub query: String,
+}
+
 /// A resource accepted with no local effect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IgnoredResource {
@@ -510,6 +600,18 @@ impl Stack {
     /// The queue with this logical id.
     pub fn queue(&self, logical_id: &str) -> Option<&Queue> {
         self.queues.iter().find(|q| q.logical_id == logical_id)
+    }
+
+    /// The delivery stream with this logical id.
+    pub fn delivery_stream(&self, logical_id: &str) -> Option<&DeliveryStream> {
+        self.delivery_streams
+            .iter()
+            .find(|d| d.logical_id == logical_id)
+    }
+
+    /// The Glue table with this logical id.
+    pub fn glue_table(&self, logical_id: &str) -> Option<&GlueTable> {
+        self.glue_tables.iter().find(|t| t.logical_id == logical_id)
     }
 
     /// The rules on the bus with this name, in template order.

@@ -165,6 +165,11 @@ impl Naming for LocalNaming {
             ("AWS::Cognito::UserPoolClient", "ClientId") => {
                 self.reference(logical_id, resource_type, None)?
             }
+            // S3 bucket ARNs carry neither region nor account.
+            ("AWS::S3::Bucket", "Arn") => format!("arn:aws:s3:::{name}"),
+            ("AWS::KinesisFirehose::DeliveryStream", "Arn") => {
+                self.arn("firehose", &format!("deliverystream/{name}"))
+            }
             // IAM is global: its ARNs carry no region.
             ("AWS::IAM::Role", "Arn") => format!("arn:aws:iam::{}:role/{name}", self.account_id),
             _ => return None,

@@ -73,7 +73,7 @@ pub(super) struct Ctx<'a> {
     names: RefCell<BTreeMap<String, Option<Option<String>>>>,
 }
 
-/// The property holding a resource type's physical name.
+/// The property holding a resource type's physical name (a dotted path when nested).
 pub(super) fn name_property(rtype: &str) -> Option<&'static str> {
     Some(match rtype {
         "AWS::DynamoDB::Table" => "TableName",
@@ -86,6 +86,12 @@ pub(super) fn name_property(rtype: &str) -> Option<&'static str> {
         "AWS::Logs::LogGroup" => "LogGroupName",
         "AWS::Cognito::UserPoolClient" => "ClientName",
         "AWS::Cognito::UserPoolGroup" => "GroupName",
+        "AWS::S3::Bucket" => "BucketName",
+        "AWS::KinesisFirehose::DeliveryStream" => "DeliveryStreamName",
+        "AWS::Glue::Database" => "DatabaseInput.Name",
+        "AWS::Glue::Table" => "TableInput.Name",
+        "AWS::Athena::WorkGroup" => "Name",
+        "AWS::Athena::NamedQuery" => "Name",
         _ => return None,
     })
 }
@@ -435,7 +441,14 @@ impl<'a> Ctx<'a> {
         let Some(r) = self.resources.get(id) else {
             return Ok(None);
         };
-        let raw = name_property(&r.rtype).and_then(|k| Some((k, r.properties?.get(k)?)));
+        // A dotted property path names a nested key (`DatabaseInput.Name`).
+        let raw = name_property(&r.rtype).and_then(|k| {
+            let mut v = r.properties?;
+            for part in k.split('.') {
+                v = v.get(part)?;
+            }
+            Some((k, v))
+        });
         self.names.borrow_mut().insert(id.to_owned(), None);
         let value = match raw {
             Some((k, raw)) => Some(self.string(raw, &Loc::new(id, &format!("Properties.{k}")))?),

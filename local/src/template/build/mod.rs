@@ -11,6 +11,7 @@ mod buses;
 mod cognito;
 mod functions;
 mod http_api;
+mod lake;
 mod mappings;
 mod obj;
 mod queues;
@@ -51,6 +52,9 @@ const IGNORED_TYPES: &[&str] = &[
     "AWS::Logs::LogGroup",
     "AWS::Events::EventBusPolicy",
     "AWS::Lambda::Permission",
+    "AWS::S3::BucketPolicy",
+    "AWS::Logs::LogStream",
+    "AWS::Athena::WorkGroup",
 ];
 
 const NOT_SUPPORTED: &str = "not supported by the local stack";
@@ -120,6 +124,10 @@ pub(super) fn build(
         user_pools: Vec::new(),
         user_pool_clients: Vec::new(),
         user_pool_groups: Vec::new(),
+        buckets: Vec::new(),
+        glue_tables: Vec::new(),
+        delivery_streams: Vec::new(),
+        named_queries: Vec::new(),
         ignored: Vec::new(),
         outputs: BTreeMap::new(),
     };
@@ -232,6 +240,12 @@ fn build_resources(
             "AWS::Events::Archive" => {}
             "AWS::Cognito::UserPool" => stack.user_pools.push(b.user_pool(r)?),
             "AWS::Cognito::UserPoolClient" | "AWS::Cognito::UserPoolGroup" => {}
+            "AWS::S3::Bucket" => stack.buckets.push(b.bucket(r)?),
+            "AWS::Glue::Database" => b.glue_database(r)?,
+            "AWS::Glue::Table" => stack.glue_tables.push(b.glue_table(r)?),
+            // After the buckets and tables they name.
+            "AWS::KinesisFirehose::DeliveryStream" | "AWS::Events::Rule" => {}
+            "AWS::Athena::NamedQuery" => stack.named_queries.push(b.named_query(r)?),
             t if IGNORED_TYPES.contains(&t) => {
                 // Resolved only so that a dangling reference is still an error.
                 if let Some(p) = r.get("Properties") {
@@ -257,6 +271,10 @@ fn build_resources(
                 stack.archives.push(a);
             }
             Some("AWS::Serverless::Function") => b.function(r, globals.function, stack)?,
+            Some("AWS::KinesisFirehose::DeliveryStream") => {
+                let d = b.delivery_stream(r, stack)?;
+                stack.delivery_streams.push(d);
+            }
             // After the pools, which they name.
             Some("AWS::Cognito::UserPoolClient") => {
                 let client = b.user_pool_client(r, stack)?;
@@ -267,6 +285,12 @@ fn build_resources(
                 stack.user_pool_groups.push(group);
             }
             _ => {}
+        }
+    }
+    // Rules last: their targets are functions and delivery streams.
+    for (id, r) in order {
+        if r.get("Type").and_then(Y::as_str) == Some("AWS::Events::Rule") {
+            Builder { ctx, id }.events_rule(r, stack)?;
         }
     }
     Ok(())
