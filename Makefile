@@ -6,23 +6,32 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 REGION ?= us-east-1
+DUCKDB := target/duckdb/lib/libduckdb.so
 
-.PHONY: demo up setup sam-setup sam-local test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis schemathesis-smoke template-check checkov watch build deploy schemas clean localstack-routing localstack-deploy
+.PHONY: demo up sql setup sam-setup sam-local test lint unit-and-integration bench bench-smoke soak soak-smoke scale fuzz schemathesis schemathesis-smoke template-check checkov watch build deploy schemas clean localstack-routing localstack-deploy
 
 ## demo: the whole system on this machine, its story told and checked (exit 1 if any
 ## effect did not happen exactly once); needs only the Python tools (ARGS="--kill 0.1 ...").
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed $(DUCKDB)
 	cargo run --quiet -p eventmart-local -- demo $(ARGS)
 
 ## up: the whole system on this machine until Ctrl-C (ARGS="--duplicates 0.3 ..." for chaos).
-up: $(VENV)/.installed
+up: $(VENV)/.installed $(DUCKDB)
 	cargo run --quiet -p eventmart-local -- up $(ARGS)
 
+## sql: SQL over the lake the last `make up` or `make demo` wrote (Q="SELECT ..."), or one
+## of the template's Athena named queries (NAMED=revenue_by_sku).
+sql: $(DUCKDB)
+	cargo run --quiet -p eventmart-local -- sql $(if $(NAMED),--named $(NAMED),"$(Q)")
+
 ## setup: Python tools pinned in requirements-dev.txt into .venv, the arm64 Rust target,
-## and Debian's Chromium for the dashboard test.
-setup: $(VENV)/.installed
+## DuckDB's library for the local warehouse, and Debian's Chromium for the dashboard test.
+setup: $(VENV)/.installed $(DUCKDB)
 	rustup target add aarch64-unknown-linux-gnu >/dev/null
 	scripts/install-chromium.sh
+
+# The prebuilt DuckDB eventmart-local links to (pinned and verified by the script).
+$(DUCKDB): scripts/duckdb-setup.sh
 	scripts/duckdb-setup.sh
 
 $(VENV)/.installed: requirements-dev.txt

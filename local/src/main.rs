@@ -48,8 +48,8 @@ OPTIONS
                        start-lambda` on the artifacts of `make build`, in Docker; needs
                        scripts/sam-local-setup.sh; --kill is native only)
   --aws URL            the AWS servers to use (http://host:port: a moto server you run,
-                       or another that serves DynamoDB with Streams, SQS, SES v2 and
-                       Cognito) instead of starting moto; tables left by an earlier run
+                       or another that serves DynamoDB with Streams, SQS, SES v2,
+                       Cognito and S3) instead of starting moto; tables left by an earlier run
                        are kept, and the server is left running at the end
   --quiet              no per-delivery lines
   --json               per-delivery lines as JSON
@@ -232,11 +232,15 @@ async fn up(options: StackOptions) -> ExitCode {
         e.eventbridge
     );
     let which = if external_aws {
-        "--aws: DynamoDB, Streams, SQS, SES, Cognito; left running"
+        "--aws: DynamoDB, Streams, SQS, SES, Cognito, S3; left running"
     } else {
-        "moto: DynamoDB, Streams, SQS, SES, Cognito"
+        "moto: DynamoDB, Streams, SQS, SES, Cognito, S3"
     };
     println!("  DynamoDB     {}   ({which})", e.moto);
+    println!(
+        "  warehouse    {}   (Parquet, a copy of the lake bucket; eventmart-local sql \"SELECT ...\")",
+        stack.lake.dir.display()
+    );
     if let Some(target) = cognito {
         println!(
             "  Cognito      {}   (pool {}, client {}); a token for curl:\n               \

@@ -169,13 +169,14 @@ async fn the_aws_cli_puts_events_that_reach_the_right_consumers_and_bad_ones_rea
         .filter(|d| d.detail_type == "MembershipSignedUp")
         .map(|d| d.target.as_str())
         .collect();
-    // Orders keeps its member view from the same event.
+    // Orders keeps its member view from the same event; the lake's stream gets it too.
     assert_eq!(
         targets,
         [
             "IngestionFunction",
             "NotificationsFunction",
-            "OrdersFunction"
+            "OrdersFunction",
+            "eventmart-dev-lake"
         ]
         .into_iter()
         .collect()
@@ -267,7 +268,8 @@ async fn the_aws_cli_puts_events_that_reach_the_right_consumers_and_bad_ones_rea
         [
             "IngestionFunction",
             "NotificationsFunction",
-            "OrdersFunction"
+            "OrdersFunction",
+            "eventmart-dev-lake"
         ]
         .into_iter()
         .collect(),

@@ -389,6 +389,18 @@ impl Stack<'_> {
             }
             rest = &rest[start + end + 1..];
         }
+        // The objects of one of this stack's buckets (S3 ARNs carry no account).
+        if let Some(bucket) = text
+            .strip_prefix("${")
+            .and_then(|t| t.strip_suffix(".Arn}/*"))
+            .filter(|b| {
+                self.resources
+                    .get(*b)
+                    .is_some_and(|r| r["Type"] == "AWS::S3::Bucket")
+            })
+        {
+            return Ok(format!("{bucket}/*"));
+        }
         if !text.contains("${AWS::AccountId}") {
             return Err(format!("{text:?} is not in this stack's account"));
         }
@@ -473,10 +485,10 @@ impl Stack<'_> {
         }
     }
 
+    /// A function's role: assumable by Lambda only.
     fn role(&self, id: &str, role: &Value) -> RoleReport {
         let mut report = RoleReport::default();
         let props = &role["Properties"];
-
         let trust = list(&props["AssumeRolePolicyDocument"]["Statement"]);
         let lambda_only = json!([{ "Action": ["sts:AssumeRole"], "Effect": "Allow",
                                    "Principal": { "Service": ["lambda.amazonaws.com"] } }]);
@@ -486,6 +498,35 @@ impl Stack<'_> {
                 props["AssumeRolePolicyDocument"]
             ));
         }
+        self.policies(id, role, report)
+    }
+
+    /// A role an AWS service assumes for this stack: by that service only, and only on
+    /// behalf of this account (the confused-deputy condition).
+    fn service_role(&self, id: &str, role: &Value, service: &str) -> RoleReport {
+        let mut report = RoleReport::default();
+        let trust = list(&role["Properties"]["AssumeRolePolicyDocument"]["Statement"]);
+        let ok = match trust.as_slice() {
+            [t] => {
+                t["Effect"] == "Allow"
+                    && strings(&t["Action"]) == ["sts:AssumeRole"]
+                    && strings(&t["Principal"]["Service"]) == [service]
+                    && t["Condition"]
+                        == json!({"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
+            }
+            _ => false,
+        };
+        if !ok {
+            report.problems.push(format!(
+                "{id}: the role must be assumable by {service} only, for this account (aws:SourceAccount), found {}",
+                role["Properties"]["AssumeRolePolicyDocument"]
+            ));
+        }
+        self.policies(id, role, report)
+    }
+
+    fn policies(&self, id: &str, role: &Value, mut report: RoleReport) -> RoleReport {
+        let props = &role["Properties"];
         for key in ["PermissionsBoundary", "Path"] {
             if props.get(key).is_some() {
                 report
@@ -580,12 +621,105 @@ fn audit(template: &Value) -> (BTreeMap<String, RoleReport>, Vec<String>) {
             _ => problems.push(format!("{id}: {role_id} is not an AWS::IAM::Role")),
         }
     }
+    let services = service_roles();
     for (id, r) in resources {
-        if r["Type"] == "AWS::IAM::Role" && !roles_used.contains(id) {
-            problems.push(format!("role {id} belongs to no function"));
+        if r["Type"] == "AWS::IAM::Role"
+            && !roles_used.contains(id)
+            && !services.contains_key(id.as_str())
+        {
+            problems.push(format!(
+                "role {id} belongs to no function and no expected service"
+            ));
         }
     }
     (reports, problems)
+}
+
+/// The roles AWS services assume for the warehouse: the service, and what the role
+/// reaches (README, "The warehouse").
+fn service_roles() -> BTreeMap<&'static str, (&'static str, Reach)> {
+    let reach = |entries: &[(&str, &[&str])]| -> Reach {
+        entries
+            .iter()
+            .map(|(r, a)| (r.to_string(), a.iter().map(|a| a.to_string()).collect()))
+            .collect()
+    };
+    let glue = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}";
+    let read_table: &[&str] = &[
+        "glue:GetTable",
+        "glue:GetTableVersion",
+        "glue:GetTableVersions",
+    ];
+    BTreeMap::from([
+        (
+            "LakeRuleRole",
+            (
+                "events.amazonaws.com",
+                reach(&[(
+                    "LakeDeliveryStream",
+                    &["firehose:PutRecord", "firehose:PutRecordBatch"],
+                )]),
+            ),
+        ),
+        (
+            "LakeDeliveryRole",
+            (
+                "firehose.amazonaws.com",
+                reach(&[
+                    (
+                        "LakeBucket",
+                        &[
+                            "s3:AbortMultipartUpload",
+                            "s3:GetBucketLocation",
+                            "s3:ListBucket",
+                            "s3:ListBucketMultipartUploads",
+                        ],
+                    ),
+                    ("LakeBucket/*", &["s3:GetObject", "s3:PutObject"]),
+                    (&format!("{glue}:catalog"), read_table),
+                    (&format!("{glue}:database/${{LakeDatabase}}"), read_table),
+                    (
+                        &format!("{glue}:table/${{LakeDatabase}}/${{LakeEventsTable}}"),
+                        read_table,
+                    ),
+                    ("LakeDeliveryLogs", &["logs:PutLogEvents"]),
+                ]),
+            ),
+        ),
+    ])
+}
+
+#[test]
+fn the_warehouse_roles_are_assumed_by_their_service_and_reach_only_the_lake() {
+    let template = translated();
+    let resources = template["Resources"].as_object().expect("Resources");
+    let stack = Stack {
+        resources,
+        parameters: BTreeSet::new(),
+    };
+    let mut problems = vec![];
+    for (id, (service, want)) in service_roles() {
+        let Some(role) = resources.get(id) else {
+            problems.push(format!("{id}: missing"));
+            continue;
+        };
+        let report = stack.service_role(id, role, service);
+        problems.extend(report.problems);
+        if !report.wildcard.is_empty() {
+            problems.push(format!("{id}: account-wide grants {:?}", report.wildcard));
+        }
+        if report.reach != want {
+            problems.push(format!(
+                "{id}: reaches {:?}, expected {want:?}",
+                report.reach
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "warehouse roles:\n  {}",
+        problems.join("\n  ")
+    );
 }
 
 /// The template change for the one problem this test knows how to explain.

@@ -403,6 +403,9 @@ fn list_targets_by_rule(inner: &Inner, req: &Value) -> Result<Value, ApiError> {
         target["DeadLetterConfig"] =
             json!({"Arn": crate::aws::queue_arn(&inner.options.region, q)});
     }
+    if let Some((field, value)) = t.input.target_field() {
+        target[field] = value;
+    }
     Ok(json!({"Targets": [target]}))
 }
 

@@ -3,7 +3,13 @@
 //! dead-letter queue, Lambda's async-invoke retries and on-failure destination, an
 //! in-memory archive with replay (StartReplay), and chaos (duplicates, reordering).
 //!
-//! Two failure layers, as on AWS:
+//! A target is a function (invoked asynchronously) or a Firehose delivery stream (a
+//! [`RecordSink`]), and receives the event or what its `Input`, `InputPath` or
+//! `InputTransformer` makes of it ([`transform`]). A target input that cannot be made
+//! (an `InputPath` that selects nothing, a JSON template whose result is not JSON, text
+//! for a function) fails that delivery, which goes to the dead-letter queue.
+//!
+//! Two failure layers, as on AWS (a delivery stream has only the first):
 //! - *delivery* (EventBridge could not hand the event to Lambda: the function does not
 //!   exist) is retried with exponential backoff up to the rule target's [`RetryPolicy`],
 //!   then sent to the target's dead-letter queue with the message attributes
@@ -178,7 +184,8 @@ impl BusSpec {
     }
 }
 
-/// A rule with one Lambda target (what a SAM `EventBridgeRule` event creates).
+/// A rule with one target (what a SAM `EventBridgeRule` event creates; an
+/// `AWS::Events::Rule` gives one per target).
 #[derive(Debug, Clone)]
 pub struct RuleSpec {
     pub name: String,

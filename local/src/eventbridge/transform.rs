@@ -170,6 +170,22 @@ impl TargetInput {
         })
     }
 
+    /// The target's input field as ListTargetsByRule returns it, if any.
+    pub fn target_field(&self) -> Option<(&'static str, Value)> {
+        match self {
+            TargetInput::Whole => None,
+            TargetInput::Constant(v) => Some(("Input", Value::String(v.to_string()))),
+            TargetInput::Path(p) => Some(("InputPath", Value::String(p.clone()))),
+            TargetInput::Transformer {
+                paths_map,
+                template,
+            } => Some((
+                "InputTransformer",
+                serde_json::json!({"InputPathsMap": paths_map, "InputTemplate": template}),
+            )),
+        }
+    }
+
     /// The text delivered to the target for `event`, matched by the rule `rule_arn`;
     /// `ingestion_time` is when the bus accepted the event (ISO 8601), for
     /// `<aws.events.event.ingestion-time>`.

@@ -1004,3 +1004,22 @@ fn wrong_types_are_rejected() {
         }
     );
 }
+
+#[test]
+fn list_targets_gives_back_the_input_as_written() {
+    for target in [
+        json!({"Input": "{\"a\":1}"}),
+        json!({"InputPath": "$.detail"}),
+        json!({"InputTransformer": {"InputPathsMap": {"id": "$.id"}, "InputTemplate": "{\"id\": <id>}"}}),
+    ] {
+        let input = TargetInput::from_target(&target).unwrap();
+        let (field, value) = input.target_field().expect("a field");
+        assert_eq!(json!({ field: value }), target);
+        // And it reads back to the same setting.
+        assert_eq!(
+            TargetInput::from_target(&json!({ field: target[field] })),
+            Ok(input)
+        );
+    }
+    assert_eq!(TargetInput::Whole.target_field(), None);
+}

@@ -234,6 +234,8 @@ pub struct Figures {
     pub bus_entries_accepted: u64,
     pub deliveries: u64,
     pub delivery_retries: u64,
+    /// Rows the warehouse holds: one per delivery to the delivery stream, copies included.
+    pub lake_rows: u64,
     pub invocations_ok: BTreeMap<String, u64>,
     /// Distinct events each consumer processed successfully.
     pub events_per_consumer: BTreeMap<String, usize>,
@@ -727,6 +729,7 @@ async fn check_effects(
     check_emails(stack, &dynamodb, &expected, outage, out).await?;
     let events = check_events(stack, &dynamodb, &expected, out).await?;
     check_summary(stack, users, &expected, out).await?;
+    check_lake(stack, &expected, events, out).await?;
     let left = dead_letters(stack).await?;
     out.check("messages left in dead-letter queues", 0, left.len());
     out.dead_letters.extend(left);
@@ -915,6 +918,28 @@ async fn check_summary(
             &s["discountedOrders"],
         ]),
     );
+    Ok(())
+}
+
+/// The warehouse: each event once, and the workload's totals by its named query.
+async fn check_lake(
+    stack: &LocalStack,
+    e: &Expected,
+    events: usize,
+    out: &mut Outcome,
+) -> Result<(), DemoError> {
+    let lake = super::lake::answers(stack).await?;
+    out.check("distinct events in the warehouse", events, lake.events);
+    let eur = lake.by_currency.get("EUR").copied().unwrap_or_default();
+    out.check(
+        "warehouse revenue_summary (EUR: orders, cancellations, revenue, discounts)",
+        format!(
+            "{:?}",
+            (e.orders, e.canceled, e.gross as i64, e.discounts as i64)
+        ),
+        format!("{eur:?}"),
+    );
+    out.figures.lake_rows = lake.rows;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ mod binaries;
 mod provision;
 pub mod specs;
 
-pub use provision::sdk_config;
+pub use provision::{s3_client, sdk_config};
 
 use crate::apigateway::Gateway;
 use crate::chaos::Chaos;

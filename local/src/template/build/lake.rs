@@ -333,8 +333,7 @@ impl Builder<'_, '_> {
         }))
     }
 
-    /// The template bucket a destination names: structurally from `!GetAtt <Bucket>.Arn`,
-    /// else by ARN.
+    /// The template bucket a destination names.
     fn bucket_of(
         &self,
         stack: &Stack,
@@ -342,19 +341,14 @@ impl Builder<'_, '_> {
         resolved: Option<&J>,
         loc: &Loc,
     ) -> Result<String, TemplateError> {
-        if let Some((id, attr)) = raw.and_then(Ctx::get_att_target)
-            && attr == "Arn"
-            && stack.buckets.iter().any(|b| b.logical_id == id)
-        {
-            return Ok(id);
-        }
-        let arn = scalar_string(resolved.ok_or_else(|| loc.err("missing (required)"))?, loc)?;
-        stack
+        let arns: Vec<(&str, String)> = stack
             .buckets
             .iter()
-            .find(|b| format!("arn:aws:s3:::{}", b.name) == arn)
-            .map(|b| b.logical_id.clone())
-            .ok_or_else(|| loc.err(format!("'{arn}' is not an S3 bucket of this template")))
+            .map(|b| (b.logical_id.as_str(), format!("arn:aws:s3:::{}", b.name)))
+            .collect();
+        let candidates = arns.iter().map(|(id, arn)| (*id, arn.as_str()));
+        arn_target(raw, resolved, loc, candidates)?
+            .map_err(|arn| loc.err(format!("'{arn}' is not an S3 bucket of this template")))
     }
 }
 

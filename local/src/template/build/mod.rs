@@ -671,29 +671,43 @@ fn compile_pattern(v: &J, loc: &Loc) -> Result<(J, Pattern), TemplateError> {
     Ok((value, compiled))
 }
 
-/// The logical id of the template queue a destination names: structurally from
-/// `!GetAtt <Queue>.Arn`, else by comparing the resolved ARN with the queues' ARNs.
+/// The logical id of the template queue a destination names.
 fn queue_of(
     stack: &Stack,
     raw: Option<&Y>,
     resolved: Option<&J>,
     loc: &Loc,
 ) -> Result<String, TemplateError> {
-    if let Some((id, attr)) = raw.and_then(Ctx::get_att_target)
-        && attr == "Arn"
-        && stack.queue(&id).is_some()
-    {
-        return Ok(id);
-    }
-    let arn = scalar_string(resolved.ok_or_else(|| loc.err("missing (required)"))?, loc)?;
-    stack
+    let arns = stack
         .queues
         .iter()
-        .find(|q| q.arn == arn)
-        .map(|q| q.logical_id.clone())
-        .ok_or_else(|| {
-            loc.err(format!(
-                "'{arn}' is not an SQS queue of this template (write !GetAtt <Queue>.Arn)"
-            ))
-        })
+        .map(|q| (q.logical_id.as_str(), q.arn.as_str()));
+    arn_target(raw, resolved, loc, arns)?.map_err(|arn| {
+        loc.err(format!(
+            "'{arn}' is not an SQS queue of this template (write !GetAtt <Queue>.Arn)"
+        ))
+    })
+}
+
+/// Which of `candidates` (logical id, ARN) an ARN property names: structurally from
+/// `!GetAtt <Id>.Arn`, else by comparing the resolved ARN. The inner `Err` is the ARN
+/// that matched none, for the caller's message.
+fn arn_target<'a>(
+    raw: Option<&Y>,
+    resolved: Option<&J>,
+    loc: &Loc,
+    candidates: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) -> Result<Result<String, String>, TemplateError> {
+    if let Some((id, attr)) = raw.and_then(Ctx::get_att_target)
+        && attr == "Arn"
+        && candidates.clone().any(|(c, _)| c == id)
+    {
+        return Ok(Ok(id));
+    }
+    let arn = scalar_string(resolved.ok_or_else(|| loc.err("missing (required)"))?, loc)?;
+    Ok(candidates
+        .clone()
+        .find(|(_, a)| *a == arn)
+        .map(|(id, _)| id.to_owned())
+        .ok_or(arn))
 }

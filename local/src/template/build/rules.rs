@@ -148,39 +148,30 @@ impl Builder<'_, '_> {
     }
 }
 
-/// The function or delivery stream a target's ARN names: structurally from
-/// `!GetAtt <Resource>.Arn`, else by ARN.
+/// The function or delivery stream a target's ARN names.
 fn target_of(
     stack: &Stack,
     raw: Option<&Y>,
     resolved: Option<&J>,
     loc: &Loc,
 ) -> Result<RuleTarget, TemplateError> {
-    let by_id = |id: &str| {
-        if stack.delivery_stream(id).is_some() {
-            Some(RuleTarget::DeliveryStream(id.to_owned()))
-        } else if stack.function(id).is_some() {
-            Some(RuleTarget::Function(id.to_owned()))
-        } else {
-            None
-        }
-    };
-    if let Some((id, attr)) = raw.and_then(Ctx::get_att_target)
-        && attr == "Arn"
-        && let Some(t) = by_id(&id)
-    {
-        return Ok(t);
-    }
-    let arn = scalar_string(resolved.ok_or_else(|| loc.err("missing (required)"))?, loc)?;
-    let stream = stack.delivery_streams.iter().find(|d| d.arn == arn);
-    let function = stack.functions.iter().find(|f| f.arn == arn);
-    match (stream, function) {
-        (Some(d), _) => Ok(RuleTarget::DeliveryStream(d.logical_id.clone())),
-        (None, Some(f)) => Ok(RuleTarget::Function(f.logical_id.clone())),
-        (None, None) => Err(loc.err(format!(
+    let streams = stack
+        .delivery_streams
+        .iter()
+        .map(|d| (d.logical_id.as_str(), d.arn.as_str()));
+    let functions = stack
+        .functions
+        .iter()
+        .map(|f| (f.logical_id.as_str(), f.arn.as_str()));
+    let id = arn_target(raw, resolved, loc, streams.chain(functions))?.map_err(|arn| {
+        loc.err(format!(
             "'{arn}' is neither a function nor a delivery stream of this template"
-        ))),
-    }
+        ))
+    })?;
+    Ok(match stack.delivery_stream(&id) {
+        Some(_) => RuleTarget::DeliveryStream(id),
+        None => RuleTarget::Function(id),
+    })
 }
 
 /// A target's `Input`, `InputPath` or `InputTransformer`, validated as PutTargets does.
