@@ -221,7 +221,7 @@ async fn soak(args: &Args, md: &mut String) -> Result<bool, String> {
         all_passed &= passed;
         let _ = writeln!(
             md,
-            "## {} — {}\n\n{} events ({} PutEvents entries accepted), {} deliveries ({} retried), {:.1} s in all; \
+            "## {} — {}\n\n{} events ({} PutEvents entries accepted), {} deliveries ({} retried), {} warehouse rows, {:.1} s in all; \
              SES accepted {} emails for {} expected{}; moto peak RSS {} MB, local stack {} MB.\n",
             s.name,
             s.what,
@@ -229,6 +229,7 @@ async fn soak(args: &Args, md: &mut String) -> Result<bool, String> {
             f.bus_entries_accepted,
             f.deliveries,
             f.delivery_retries,
+            f.lake_rows,
             f.total_time.as_secs_f64(),
             f.ses_sent,
             f.emails_expected,
