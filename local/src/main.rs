@@ -323,6 +323,12 @@ async fn demo(args: Args) -> ExitCode {
         bus.events_accepted, bus.deliveries, bus.retried, bus.dead_lettered
     );
     println!("\nAnalytics summary\n  {}", report.summary);
+    for (name, table) in &report.warehouse {
+        println!("\nThe warehouse: {name} (make sql NAMED={name})");
+        for line in table.lines() {
+            println!("  {line}");
+        }
+    }
     println!("\nExactly once?");
     for c in &report.checks {
         let mark = if c.ok() { "ok  " } else { "FAIL" };

@@ -211,5 +211,69 @@ async fn events_land_in_the_lake_once_per_delivery_and_queries_count_each_once()
         assert_eq!(row[3], json!(quantity), "{sku} units");
         assert_eq!(row[4], json!(quantity * price), "{sku} revenue");
     }
+
+    // Every named query of the template runs here as written for Athena.
+    let by_name = |name: &str| {
+        let q = stack
+            .model
+            .named_queries
+            .iter()
+            .find(|q| q.name == name)
+            .unwrap();
+        sql(&q.query)
+    };
+    let data = &placed["detail"]["data"];
+    let (total, discount) = (&data["total"], &data["discount"]);
+    let summary = by_name("revenue_summary");
+    assert_eq!(
+        summary.rows,
+        [vec![
+            total["currency"].clone(),
+            json!(1),
+            json!(1),
+            total["amountMinor"].clone(),
+            discount["amountMinor"].clone()
+        ]],
+        "one order (its copy counted once) and its cancel"
+    );
+    let canceled = &samples["OrderCanceled"]["detail"]["data"];
+    assert_eq!(
+        by_name("cancellations").rows,
+        [vec![canceled["reason"].clone(), json!(0), json!(1)]],
+        "canceled in the hour it was placed"
+    );
+    // Both membership samples occurred on Friday 2026-11-20: the week of Monday the 16th.
+    assert_eq!(
+        by_name("churn_by_plan").rows,
+        [vec![
+            json!("annual"),
+            json!("2026-11-16"),
+            json!(1),
+            json!(1)
+        ]]
+    );
+    for q in &stack.model.named_queries {
+        query(&lake.dir, &lake.data_prefix, &lake.schema, &q.query)
+            .unwrap_or_else(|e| panic!("named query {}: {e}", q.name));
+    }
+
+    // The files read back with the types the Glue table declares.
+    let described = sql("DESCRIBE SELECT * FROM eventmart_dev.events");
+    let types: Vec<(String, String)> = described
+        .rows
+        .iter()
+        .map(|r| {
+            let text = |v: &Value| v.as_str().unwrap().replace('"', "");
+            (text(&r[0]), text(&r[1]))
+        })
+        .collect();
+    let declared: Vec<(String, String)> = lake
+        .schema
+        .columns
+        .iter()
+        .chain(&lake.schema.partition_keys)
+        .map(|c| (c.name.clone(), c.ty.duckdb().replace('"', "")))
+        .collect();
+    assert_eq!(types, declared);
     stack.shutdown().await;
 }

@@ -26,6 +26,8 @@ pub struct Report {
     /// Successful deliveries per (rule target, detail-type).
     pub consumers: BTreeMap<String, BTreeMap<String, u64>>,
     pub summary: Value,
+    /// Two of the warehouse's named queries (name, result as a text table).
+    pub warehouse: Vec<(String, String)>,
     pub checks: Vec<Check>,
 }
 
@@ -150,6 +152,10 @@ async fn check_lake(
         format!("{api:?}"),
         format!("{eur:?}"),
     );
+    for name in ["revenue_by_sku", "churn_by_plan"] {
+        let table = super::lake::named(stack, name)?.to_table();
+        report.warehouse.push((name.to_owned(), table));
+    }
     Ok(())
 }
 

@@ -22,25 +22,13 @@ pub struct Answers {
 /// Writes what the delivery streams hold, then asks the lake.
 pub async fn answers(stack: &LocalStack) -> Result<Answers, DemoError> {
     stack.lake.flush().await;
-    let table = LakeTable::of(&stack.model, &stack.lake.dir)
-        .map_err(|e| DemoError::Read("the lake".into(), e))?;
-    let sql = |q: &str| -> Result<QueryResult, DemoError> {
-        query(&table.dir, &table.data_prefix, &table.schema, q)
-            .map_err(|e| DemoError::Read(format!("the lake: {q}"), e.to_string()))
-    };
-    let named = |name: &str| -> Result<QueryResult, DemoError> {
-        let q = stack
-            .model
-            .named_queries
-            .iter()
-            .find(|q| q.name == name)
-            .ok_or_else(|| DemoError::Read("the lake".into(), format!("no named query {name}")))?;
-        sql(&q.query)
-    };
-    let counts = sql(&format!(
-        "SELECT count(*), count(DISTINCT event_id) FROM {}",
-        table.schema.table
-    ))?;
+    let counts = sql(
+        stack,
+        &format!(
+            "SELECT count(*), count(DISTINCT event_id) FROM {}",
+            table(stack)?.schema.table
+        ),
+    )?;
     let cell =
         |r: &QueryResult, row: usize, col: usize| r.rows.get(row).and_then(|r| r.get(col)).cloned();
     let int = |v: Option<Value>| v.and_then(|v| v.as_i64()).unwrap_or_default();
@@ -49,7 +37,7 @@ pub async fn answers(stack: &LocalStack) -> Result<Answers, DemoError> {
         events: int(cell(&counts, 0, 1)) as u64,
         ..Answers::default()
     };
-    let summary = named("revenue_summary")?;
+    let summary = named(stack, "revenue_summary")?;
     let col = |name: &str| summary.columns.iter().position(|c| c == name);
     for (i, row) in summary.rows.iter().enumerate() {
         let currency = row
@@ -69,4 +57,25 @@ pub async fn answers(stack: &LocalStack) -> Result<Answers, DemoError> {
         );
     }
     Ok(answers)
+}
+
+/// One of the template's named queries over the lake (as written for Athena).
+pub fn named(stack: &LocalStack, name: &str) -> Result<QueryResult, DemoError> {
+    let q = stack
+        .model
+        .named_queries
+        .iter()
+        .find(|q| q.name == name)
+        .ok_or_else(|| DemoError::Read("the lake".into(), format!("no named query {name}")))?;
+    sql(stack, &q.query)
+}
+
+fn table(stack: &LocalStack) -> Result<LakeTable, DemoError> {
+    LakeTable::of(&stack.model, &stack.lake.dir).map_err(|e| DemoError::Read("the lake".into(), e))
+}
+
+fn sql(stack: &LocalStack, q: &str) -> Result<QueryResult, DemoError> {
+    let t = table(stack)?;
+    query(&t.dir, &t.data_prefix, &t.schema, q)
+        .map_err(|e| DemoError::Read(format!("the lake: {q}"), e.to_string()))
 }
