@@ -8,8 +8,9 @@ mod support;
 use chrono::{TimeZone, Utc};
 use eventmart_local::chaos::Chaos;
 use eventmart_local::eventbridge::{
-    ArchiveSpec, AsyncInvoke, Bus, BusOptions, BusSpec, Destination, PutEventsEntry, ReplayRequest,
-    RetryPolicy, RuleSpec, TargetSpec, transform::TargetInput,
+    ArchiveSpec, AsyncInvoke, Bus, BusOptions, BusSpec, Destination, PutEventsEntry,
+    PutRecordError, RecordSink, ReplayRequest, RetryPolicy, RuleSpec, TargetSpec,
+    transform::TargetInput,
 };
 use eventmart_local::lambda::{InvokeError, Invoker};
 use serde_json::{Value, json};
@@ -450,4 +451,163 @@ async fn the_archive_keeps_every_event_and_replays_a_time_range() {
     let log = bus.delivery_log();
     assert_eq!(log.last().and_then(|l| l.replay.as_deref()), Some("fix-1"));
     bus.stop().await;
+}
+
+fn transformer(template: &str) -> TargetInput {
+    TargetInput::from_target(&json!({"InputTransformer": {
+        "InputPathsMap": {"n": "$.detail.n", "type": "$.detail-type"},
+        "InputTemplate": template,
+    }}))
+    .expect("a valid transformer")
+}
+
+#[tokio::test]
+async fn a_function_gets_what_its_input_transformer_makes_of_the_event() {
+    let (invoker, seen) = recording(|_, _| async { Ok(Value::Null) });
+    let mut target = TargetSpec::new("A");
+    target.input = transformer(r#"{"count": <n>, "kind": <type>, "rule": <aws.events.rule-name>}"#);
+    let sqs = sqs().await;
+    let bus = start(
+        vec![rule("Placed", r#"{"detail-type":["OrderPlaced"]}"#, target)],
+        invoker,
+        sqs,
+        options(),
+    )
+    .await;
+    bus.put_events(vec![entry("OrderPlaced", 7)])
+        .expect("valid");
+    bus.idle().await;
+    let got: Vec<Value> = calls(&seen)
+        .into_iter()
+        .map(|(_, payload)| payload)
+        .collect();
+    assert_eq!(
+        got,
+        [json!({"count": 7, "kind": "OrderPlaced", "rule": "Placed"})]
+    );
+    bus.stop().await;
+}
+
+#[tokio::test]
+async fn text_a_function_cannot_take_goes_to_the_dead_letter_queue_with_the_reason() {
+    let sqs = sqs().await;
+    let dlq = queue(&sqs, "text-dlq").await;
+    let (invoker, seen) = recording(|_, _| async { Ok(Value::Null) });
+    let mut target = TargetSpec::new("A");
+    target.input = transformer("order <n> is <type>");
+    target.dead_letter_queue_url = Some(dlq.clone());
+    let bus = start(
+        vec![rule("Placed", r#"{"detail-type":["OrderPlaced"]}"#, target)],
+        invoker,
+        sqs.clone(),
+        options(),
+    )
+    .await;
+    let id = bus
+        .put_events(vec![entry("OrderPlaced", 7)])
+        .expect("valid")[0]
+        .clone()
+        .expect("accepted");
+    bus.idle().await;
+    assert!(calls(&seen).is_empty(), "the function is never invoked");
+    let msgs = drain(&sqs, &dlq).await;
+    assert_eq!(msgs.len(), 1);
+    let (event, attrs) = &msgs[0];
+    // The dead letter is the event as matched, not the text.
+    assert_eq!(event["id"], id.as_str());
+    assert_eq!(attrs["ERROR_CODE"], "InvalidRequestContentException");
+    assert!(attrs["ERROR_MESSAGE"].contains("not JSON"), "{attrs:?}");
+    bus.stop().await;
+}
+
+/// A Firehose stand-in: records what was put, or refuses.
+struct Sink {
+    records: std::sync::Mutex<Vec<(String, String)>>,
+    refuse: bool,
+}
+
+impl RecordSink for Sink {
+    fn put_record(
+        &self,
+        stream: &str,
+        data: Vec<u8>,
+    ) -> eventmart_local::lambda::BoxFuture<'_, Result<(), PutRecordError>> {
+        let stream = stream.to_owned();
+        Box::pin(async move {
+            if self.refuse {
+                return Err(PutRecordError::NoSuchStream(stream));
+            }
+            let text = String::from_utf8(data).expect("UTF-8");
+            self.records.lock().unwrap().push((stream, text));
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_firehose_target_gets_the_transformed_text_and_a_refusal_is_dead_lettered() {
+    let sqs = sqs().await;
+    let dlq = queue(&sqs, "firehose-dlq").await;
+    let (invoker, seen) = recording(|_, _| async { Ok(Value::Null) });
+    let target = |id: &str| TargetSpec {
+        id: id.into(),
+        destination: Destination::Firehose("lake".into()),
+        input: transformer(r#"{"n": <n>, "type": <type>}"#),
+        retry: RetryPolicy {
+            max_attempts: 2,
+            max_event_age: Duration::from_secs(3600),
+        },
+        dead_letter_queue_url: Some(dlq.clone()),
+    };
+    for refuse in [false, true] {
+        let sink = Arc::new(Sink {
+            records: Default::default(),
+            refuse,
+        });
+        let mut o = options();
+        o.streams = Some(sink.clone());
+        let bus = start(
+            vec![rule(
+                "Lake",
+                r#"{"detail-type":["OrderPlaced"]}"#,
+                target("lake"),
+            )],
+            invoker.clone(),
+            sqs.clone(),
+            o,
+        )
+        .await;
+        bus.put_events(vec![entry("OrderPlaced", 3)])
+            .expect("valid");
+        bus.idle().await;
+        let msgs = drain(&sqs, &dlq).await;
+        if refuse {
+            assert_eq!(
+                msgs.len(),
+                1,
+                "dead-lettered after the first attempt and 2 retries"
+            );
+            let attrs = &msgs[0].1;
+            assert_eq!(attrs["ERROR_CODE"], "ResourceNotFoundException");
+            assert_eq!(attrs["RETRY_ATTEMPTS"], "2");
+            assert_eq!(
+                attrs["TARGET_ARN"],
+                "arn:aws:firehose:us-east-1:123456789012:deliverystream/lake"
+            );
+            assert_eq!(bus.counters().retried, 2);
+        } else {
+            assert!(msgs.is_empty());
+            let records = sink.records.lock().unwrap().clone();
+            // Minified, as EventBridge passes JSON on.
+            assert_eq!(
+                records,
+                [(
+                    "lake".to_owned(),
+                    r#"{"n":3,"type":"OrderPlaced"}"#.to_owned()
+                )]
+            );
+        }
+        bus.stop().await;
+    }
+    assert!(calls(&seen).is_empty(), "no function is involved");
 }
