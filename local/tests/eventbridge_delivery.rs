@@ -53,6 +53,29 @@ async fn start(
     .expect("bus starts")
 }
 
+/// A bus whose one rule `Placed` sends OrderPlaced to `target`, after one OrderPlaced
+/// (`n` 7) was put and delivered; with that event's id.
+async fn one_order_placed(
+    target: TargetSpec,
+    invoker: Arc<dyn Invoker>,
+    sqs: &aws_sdk_sqs::Client,
+) -> (Bus, String) {
+    let bus = start(
+        vec![rule("Placed", r#"{"detail-type":["OrderPlaced"]}"#, target)],
+        invoker,
+        sqs.clone(),
+        options(),
+    )
+    .await;
+    let id = bus
+        .put_events(vec![entry("OrderPlaced", 7)])
+        .expect("valid")[0]
+        .clone()
+        .expect("accepted");
+    bus.idle().await;
+    (bus, id)
+}
+
 fn boom() -> InvokeError {
     InvokeError::Function {
         error_type: "PaymentError".into(),
@@ -206,19 +229,7 @@ async fn a_target_that_does_not_exist_goes_to_the_rule_dead_letter_queue() {
         },
         dead_letter_queue_url: Some(dlq.clone()),
     };
-    let bus = start(
-        vec![rule("Placed", r#"{"detail-type":["OrderPlaced"]}"#, target)],
-        invoker,
-        sqs.clone(),
-        options(),
-    )
-    .await;
-    let id = bus
-        .put_events(vec![entry("OrderPlaced", 7)])
-        .expect("valid")[0]
-        .clone()
-        .expect("accepted");
-    bus.idle().await;
+    let (bus, id) = one_order_placed(target, invoker, &sqs).await;
     assert_eq!(calls(&seen).len(), 4, "the first attempt and 3 retries");
     let msgs = drain(&sqs, &dlq).await;
     assert_eq!(msgs.len(), 1);
@@ -466,17 +477,7 @@ async fn a_function_gets_what_its_input_transformer_makes_of_the_event() {
     let (invoker, seen) = recording(|_, _| async { Ok(Value::Null) });
     let mut target = TargetSpec::new("A");
     target.input = transformer(r#"{"count": <n>, "kind": <type>, "rule": <aws.events.rule-name>}"#);
-    let sqs = sqs().await;
-    let bus = start(
-        vec![rule("Placed", r#"{"detail-type":["OrderPlaced"]}"#, target)],
-        invoker,
-        sqs,
-        options(),
-    )
-    .await;
-    bus.put_events(vec![entry("OrderPlaced", 7)])
-        .expect("valid");
-    bus.idle().await;
+    let (bus, _) = one_order_placed(target, invoker, &sqs().await).await;
     let got: Vec<Value> = calls(&seen)
         .into_iter()
         .map(|(_, payload)| payload)
@@ -496,19 +497,7 @@ async fn text_a_function_cannot_take_goes_to_the_dead_letter_queue_with_the_reas
     let mut target = TargetSpec::new("A");
     target.input = transformer("order <n> is <type>");
     target.dead_letter_queue_url = Some(dlq.clone());
-    let bus = start(
-        vec![rule("Placed", r#"{"detail-type":["OrderPlaced"]}"#, target)],
-        invoker,
-        sqs.clone(),
-        options(),
-    )
-    .await;
-    let id = bus
-        .put_events(vec![entry("OrderPlaced", 7)])
-        .expect("valid")[0]
-        .clone()
-        .expect("accepted");
-    bus.idle().await;
+    let (bus, id) = one_order_placed(target, invoker, &sqs).await;
     assert!(calls(&seen).is_empty(), "the function is never invoked");
     let msgs = drain(&sqs, &dlq).await;
     assert_eq!(msgs.len(), 1);
