@@ -20,7 +20,9 @@
 //! Guarantee and failure windows: a record is acknowledged to the bus once buffered, as
 //! Firehose acknowledges `PutRecord`. Records still buffered when the stack stops are
 //! flushed on [`DeliveryStreams::flush`] (the stack calls it on stop); a process killed
-//! between acknowledgement and flush loses them (on AWS, Firehose keeps them).
+//! between acknowledgement and flush loses them, and so does a write to S3 that fails
+//! (logged and counted in [`Counters::write_errors`], not retried); Firehose on AWS keeps
+//! and retries them.
 
 pub mod expr;
 
@@ -226,13 +228,21 @@ impl DeliveryStreams {
             .map(|s| s.spec.interval / 4)
             .min()
             .unwrap_or(Duration::from_secs(1))
-            .clamp(Duration::from_millis(20), Duration::from_secs(5));
+            // Often enough that a full buffer is written soon after it fills.
+            .clamp(Duration::from_millis(20), Duration::from_millis(250));
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(tick).await;
                 me.flush_due(false).await;
             }
         })
+    }
+
+    /// Stops the timer of [`spawn_timer`](Self::spawn_timer) between two flushes, never
+    /// during one (a flush takes its buffers out before writing them).
+    pub async fn stop_timer(&self, timer: &tokio::task::JoinHandle<()>) {
+        let _between = self.flushing.lock().await;
+        timer.abort();
     }
 
     /// Writes every buffer now, due or not.
@@ -434,11 +444,10 @@ impl DeliveryStreams {
 
 impl RecordSink for DeliveryStreams {
     fn put_record(&self, stream: &str, data: Vec<u8>) -> BoxFuture<'_, Result<(), PutRecordError>> {
-        let stream = self.streams.iter().find(|s| s.spec.name == stream).cloned();
-        let name = stream.as_ref().map(|s| s.spec.name.clone());
+        let found = self.streams.iter().find(|s| s.spec.name == stream).cloned();
+        let name = stream.to_owned();
         Box::pin(async move {
-            let stream =
-                stream.ok_or_else(|| PutRecordError::NoSuchStream(name.unwrap_or_default()))?;
+            let stream = found.ok_or(PutRecordError::NoSuchStream(name))?;
             // A record that cannot be partitioned is accepted, and written as an error.
             if let Some(failed) = self.accept(&stream, data)? {
                 let values = PrefixValues {
@@ -481,3 +490,6 @@ fn write_error(spec: &StreamSpec, key: &str, e: impl std::fmt::Display) -> Fireh
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod tests;

@@ -500,7 +500,7 @@ impl Lake {
     }
 
     async fn stop(&self) {
-        self.timer.abort();
+        self.streams.stop_timer(&self.timer).await;
         self.streams.flush().await;
     }
 }
