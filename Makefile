@@ -70,6 +70,7 @@ bench: setup
 		cat target/bench/init-instructions.md; else echo "valgrind not installed: no instruction counts"; fi
 	bash bench/python/setup-venv.sh
 	cargo run --quiet --release -p eventmart-bench --bin patterns -- --out target/bench/patterns.md
+	cargo run --quiet --release -p eventmart-bench --bin lake -- --out target/bench/lake.md
 
 ## bench-smoke: the same benchmark, short and on debug builds (CI).
 bench-smoke: setup
@@ -79,6 +80,7 @@ bench-smoke: setup
 		--out target/bench/cold-start-smoke.md
 	bash bench/python/setup-venv.sh
 	cargo run --quiet -p eventmart-bench --bin patterns -- --smoke --out target/bench/patterns-smoke.md
+	cargo run --quiet -p eventmart-bench --bin lake -- --events 2000 --runs 1 --out target/bench/lake-smoke.md
 
 ## soak: the reliability suite through the whole local stack (see RELIABILITY.md): a
 ## duplicate storm of about 10,000 events, then reordering, crashes and a 30 s DynamoDB
