@@ -19,7 +19,10 @@
 
 #[path = "../machine.rs"]
 mod machine;
+#[path = "../rng.rs"]
+mod rng;
 use machine::machine;
+use rng::Rng;
 
 use eventmart_local::eventbridge::RecordSink;
 use eventmart_local::firehose::{DeliveryStreams, LakeTable, ObjectStore};
@@ -89,36 +92,6 @@ fn parse_args(root: &Path) -> Result<Args, String> {
 
 // ---------------------------------------------------------------------------------------
 // Deterministic events: the same shop traffic on every run.
-
-/// SplitMix64: small, deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len() as u64) as usize]
-    }
-    fn uuid(&mut self) -> String {
-        let (a, b) = (self.next(), self.next());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            b >> 52,
-            b & 0xffff_ffff_ffff
-        )
-    }
-}
 
 /// The shop's mix, in percent of events: most events are orders and their fulfilment;
 /// cancellations and memberships are the minority.

@@ -20,7 +20,10 @@
 
 #[path = "../machine.rs"]
 mod machine;
+#[path = "../rng.rs"]
+mod rng;
 use machine::machine;
+use rng::Rng;
 
 use eventmart_local::pattern::{Event, Pattern, RuleSet};
 use eventmart_local::template::{LocalNaming, Stack};
@@ -83,39 +86,6 @@ fn parse_args(root: &Path) -> Result<Args, String> {
 
 // ---------------------------------------------------------------------------------------
 // Deterministic data: the same events and rules on every run.
-
-/// SplitMix64: small, deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len())]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn uuid(&mut self) -> String {
-        let (a, b) = (self.next(), self.next());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            b >> 52,
-            b & 0xffff_ffff_ffff
-        )
-    }
-}
 
 /// Producers sharing the bus besides Eventmart's own, with their event types.
 fn producers() -> Vec<(String, Vec<String>)> {
@@ -292,7 +262,7 @@ fn generated_rule(rng: &mut Rng, producers: &[(String, Vec<String>)]) -> Value {
         rng.pick(&producers[3..])
     };
     let some_types = |rng: &mut Rng| -> Vec<&String> {
-        let k = 1 + rng.below(types.len().min(3));
+        let k = 1 + rng.index(types.len().min(3));
         (0..k).map(|_| rng.pick(types)).collect()
     };
     match rng.below(20) {
